@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/quorumd cluster --nodes 3
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check $(wildcard src tests bench)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
