@@ -1,0 +1,162 @@
+"""Log-entry encoding of a `Txn`: msgpack arrays, no field names, ZooKeeper opcodes.
+
+    txn = [session_id, time_ms, origin, request_id, op]
+    op  = [tag, field, ...]   in the dataclass's field order; ACL = [perms, scheme, id]
+
+Tags are ZooKeeper's opcodes where one exists (create 1, delete 2, setData 5,
+setACL 7, check 13, multi 14, createSession -10, closeSession -11, auth 100) and
+quorumd's own otherwise (noop 0, expireSessions -12, deleteTTLExpired 20). Decoding
+checks every type and range: bytes from a log or a peer that are not a txn raise
+ProtocolError, never a TypeError deep inside apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from quorumd.errors import ProtocolError
+from quorumd.machine.ops import (
+    ACL,
+    AddAuth,
+    Check,
+    CloseSession,
+    Create,
+    CreateSession,
+    Delete,
+    DeleteTTLExpired,
+    ExpireSessions,
+    Multi,
+    MultiOp,
+    Noop,
+    Op,
+    SetACL,
+    SetData,
+    Txn,
+)
+
+__all__ = ["decode_txn", "encode_txn"]
+
+_I64 = 1 << 63
+_I32 = 1 << 31
+
+
+def _acl_out(acl: tuple[ACL, ...]) -> list[list[object]]:
+    return [[a.perms, a.scheme, a.id] for a in acl]
+
+
+def _op_out(op: Op) -> list[Any]:
+    match op:
+        case Create():
+            return [1, op.path, op.data, _acl_out(op.acl), op.mode, op.ttl_ms]
+        case Delete():
+            return [2, op.path, op.version]
+        case SetData():
+            return [5, op.path, op.data, op.version]
+        case SetACL():
+            return [7, op.path, _acl_out(op.acl), op.version]
+        case Check():
+            return [13, op.path, op.version]
+        case Multi():
+            return [14, [_op_out(sub) for sub in op.ops]]
+        case CreateSession():
+            return [-10, op.session_id, op.passwd, op.timeout_ms]
+        case CloseSession():
+            return [-11, op.session_id]
+        case ExpireSessions():
+            return [-12, list(op.session_ids)]
+        case AddAuth():
+            return [100, op.session_id, op.scheme, op.id]
+        case DeleteTTLExpired():
+            return [20, list(op.paths)]
+        case Noop():
+            return [0]
+    raise TypeError(f"not an op: {op!r}")
+
+
+def encode_txn(txn: Txn) -> bytes:
+    record = [txn.session_id, txn.time_ms, txn.origin, txn.request_id, _op_out(txn.op)]
+    return msgpack.packb(record, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _int(value: object, bound: int = _I64) -> int:
+    if type(value) is not int or not -bound <= value < bound:
+        raise ProtocolError(f"expected an integer, got {value!r:.40}")
+    return value
+
+
+def _str(value: object) -> str:
+    if type(value) is not str:
+        raise ProtocolError(f"expected a string, got {value!r:.40}")
+    return value
+
+
+def _bytes(value: object) -> bytes:
+    if type(value) is not bytes:
+        raise ProtocolError(f"expected bytes, got {value!r:.40}")
+    return value
+
+
+def _list(value: object, length: int | None = None) -> list[Any]:
+    if type(value) is not list or (length is not None and len(value) != length):
+        raise ProtocolError(f"expected a list of {length}, got {value!r:.40}")
+    return value
+
+
+def _acl_in(value: object) -> tuple[ACL, ...]:
+    out = []
+    for item in _list(value):
+        perms, scheme, ident = _list(item, 3)
+        out.append(ACL(_int(perms, _I32), _str(scheme), _str(ident)))
+    return tuple(out)
+
+
+def _multi_in(f: list[Any]) -> Multi:
+    subs: list[MultiOp] = []
+    for raw in _list(f[0]):
+        sub = _op_in(raw)
+        if not isinstance(sub, Create | Delete | SetData | Check):
+            raise ProtocolError(f"{type(sub).__name__} inside a multi")
+        subs.append(sub)
+    return Multi(tuple(subs))
+
+
+_DECODERS: dict[int, tuple[int, Callable[[list[Any]], Op]]] = {
+    1: (5, lambda f: Create(_str(f[0]), _bytes(f[1]), _acl_in(f[2]), _int(f[3], _I32), _int(f[4]))),
+    2: (2, lambda f: Delete(_str(f[0]), _int(f[1], _I32))),
+    5: (3, lambda f: SetData(_str(f[0]), _bytes(f[1]), _int(f[2], _I32))),
+    7: (3, lambda f: SetACL(_str(f[0]), _acl_in(f[1]), _int(f[2], _I32))),
+    13: (2, lambda f: Check(_str(f[0]), _int(f[1], _I32))),
+    14: (1, _multi_in),
+    -10: (3, lambda f: CreateSession(_int(f[0]), _bytes(f[1]), _int(f[2], _I32))),
+    -11: (1, lambda f: CloseSession(_int(f[0]))),
+    -12: (1, lambda f: ExpireSessions(tuple(_int(v) for v in _list(f[0])))),
+    100: (3, lambda f: AddAuth(_int(f[0]), _str(f[1]), _str(f[2]))),
+    20: (1, lambda f: DeleteTTLExpired(tuple(_str(v) for v in _list(f[0])))),
+    0: (0, lambda f: Noop()),
+}
+
+
+def _op_in(raw: object) -> Op:
+    fields = _list(raw)
+    if not fields:
+        raise ProtocolError("empty op")
+    tag = _int(fields[0])
+    decoder = _DECODERS.get(tag)
+    if decoder is None:
+        raise ProtocolError(f"unknown op tag {tag}")
+    arity, build = decoder
+    if len(fields) != arity + 1:
+        raise ProtocolError(f"op {tag} has {len(fields) - 1} fields, expected {arity}")
+    return build(fields[1:])
+
+
+def decode_txn(data: bytes) -> Txn:
+    try:
+        raw = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+    except Exception as exc:  # ExtraData, FormatError, StackError, UnicodeDecodeError...
+        raise ProtocolError(f"undecodable txn: {exc!r:.80}") from exc
+    session_id, time_ms, origin, request_id, op = _list(raw, 5)
+    return Txn(_int(session_id), _int(time_ms), _int(origin), _int(request_id), _op_in(op))

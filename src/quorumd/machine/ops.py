@@ -1,0 +1,243 @@
+"""The replicated commands: what a log entry asks the state machine to do.
+
+They stay close to ZooKeeper's request records (zookeeper.jute: CreateRequest,
+DeleteRequest, SetDataRequest, ...) so the server can translate a wire request into
+one of these with no interpretation. What ZooKeeper's PrepRequestProcessor decides on
+the leader (validation, ACL checks, the sequential suffix) is decided here, inside
+`apply`, because apply is deterministic: every replica reaches the same verdict from
+the same log prefix. What cannot be decided deterministically (the time, which sessions
+expired, which TTL nodes are due) is decided by the leader and carried in the `Txn`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "ACL",
+    "CREATOR_ALL_ACL",
+    "OPEN_ACL_UNSAFE",
+    "READ_ACL_UNSAFE",
+    "AddAuth",
+    "Check",
+    "CloseSession",
+    "Create",
+    "CreateMode",
+    "CreateSession",
+    "Delete",
+    "DeleteTTLExpired",
+    "ExpireSessions",
+    "Multi",
+    "MultiOp",
+    "Noop",
+    "Op",
+    "Perms",
+    "SetACL",
+    "SetData",
+    "Stat",
+    "Txn",
+]
+
+
+class Perms(enum.IntFlag):
+    """ZooDefs.Perms: the bits of an ACL entry."""
+
+    READ = 1
+    WRITE = 2
+    CREATE = 4
+    DELETE = 8
+    ADMIN = 16
+    ALL = 31
+
+
+class CreateMode(enum.IntEnum):
+    """ZooKeeper's CreateMode flags, as sent in CreateRequest.flags."""
+
+    PERSISTENT = 0
+    EPHEMERAL = 1
+    PERSISTENT_SEQUENTIAL = 2
+    EPHEMERAL_SEQUENTIAL = 3
+    CONTAINER = 4
+    PERSISTENT_WITH_TTL = 5
+    PERSISTENT_SEQUENTIAL_WITH_TTL = 6
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return self in (CreateMode.EPHEMERAL, CreateMode.EPHEMERAL_SEQUENTIAL)
+
+    @property
+    def is_sequential(self) -> bool:
+        return self in (
+            CreateMode.PERSISTENT_SEQUENTIAL,
+            CreateMode.EPHEMERAL_SEQUENTIAL,
+            CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL,
+        )
+
+    @property
+    def is_container(self) -> bool:
+        return self is CreateMode.CONTAINER
+
+    @property
+    def is_ttl(self) -> bool:
+        return self in (CreateMode.PERSISTENT_WITH_TTL, CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL)
+
+
+@dataclass(frozen=True, slots=True)
+class ACL:
+    """One ACL entry: `perms` (Perms bits) granted to the identity `scheme:id`."""
+
+    perms: int
+    scheme: str
+    id: str
+
+
+OPEN_ACL_UNSAFE: tuple[ACL, ...] = (ACL(int(Perms.ALL), "world", "anyone"),)
+READ_ACL_UNSAFE: tuple[ACL, ...] = (ACL(int(Perms.READ), "world", "anyone"),)
+CREATOR_ALL_ACL: tuple[ACL, ...] = (ACL(int(Perms.ALL), "auth", ""),)
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """ZooKeeper's Stat record, fields in jute order (zookeeper.jute `Stat`)."""
+
+    czxid: int
+    mzxid: int
+    ctime: int
+    mtime: int
+    version: int
+    cversion: int
+    aversion: int
+    ephemeral_owner: int
+    data_length: int
+    num_children: int
+    pzxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """create / create2 / createContainer / createTTL. `mode` is a CreateMode flag
+    (0..6); `ttl_ms` must be > 0 for the TTL modes and is not allowed (> 0) otherwise."""
+
+    path: str
+    data: bytes
+    acl: tuple[ACL, ...]
+    mode: int = 0
+    ttl_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    path: str
+    version: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class SetData:
+    path: str
+    data: bytes
+    version: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class SetACL:
+    path: str
+    acl: tuple[ACL, ...]
+    version: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """CheckVersionRequest (only meaningful inside a Multi, but allowed alone)."""
+
+    path: str
+    version: int
+
+
+MultiOp = Create | Delete | SetData | Check
+
+
+@dataclass(frozen=True, slots=True)
+class Multi:
+    """All-or-nothing: either every op applies or none does."""
+
+    ops: tuple[MultiOp, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSession:
+    """Opens a session chosen by the leader (id and 16-byte password)."""
+
+    session_id: int
+    passwd: bytes
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession:
+    """The client closed its session: its ephemeral nodes go in the same apply."""
+
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireSessions:
+    """The leader decided these sessions timed out. Unknown ids are ignored."""
+
+    session_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddAuth:
+    """Adds an authenticated identity to a session. The serving node already checked
+    the credentials and computed the id (digest: `user:base64(sha1(user:password))`,
+    ip: the client address), so every replica applies the same id."""
+
+    session_id: int
+    scheme: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteTTLExpired:
+    """The leader found these TTL nodes expired (`StateMachine.ttl_expired`); each is
+    deleted only if it is still eligible at the txn's time."""
+
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Noop:
+    pass
+
+
+Op = (
+    Create
+    | Delete
+    | SetData
+    | SetACL
+    | Check
+    | Multi
+    | CreateSession
+    | CloseSession
+    | ExpireSessions
+    | AddAuth
+    | DeleteTTLExpired
+    | Noop
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    """The envelope of one log entry.
+
+    `time_ms` is wall-clock time stamped by the leader (ctime/mtime, TTL decisions).
+    `origin` (the node that holds the client's connection) and `request_id` are opaque
+    routing data for the server; `apply` ignores them.
+    """
+
+    session_id: int
+    time_ms: int
+    origin: int
+    request_id: int
+    op: Op
