@@ -109,6 +109,8 @@ class ServerStats:
     extra_conf: tuple[tuple[str, str], ...] = ()
     peers: tuple[str, ...] = ()  # "server.1=host:port:port:participant;host:port" lines
     environment: tuple[tuple[str, str], ...] = ()  # extra envi lines (host.name, ...)
+    # quorumd's own gauges, appended to mntr as `quorumd_<key>` (term, commit, lag, ...)
+    extra_metrics: tuple[tuple[str, str], ...] = ()
 
 
 def full_version(stats: ServerStats) -> str:
@@ -234,7 +236,8 @@ def mntr(stats: ServerStats) -> str:
             ("synced_observers", stats.synced_observers),
             ("pending_syncs", stats.pending_syncs),
         ]
-    return "".join(f"zk_{key}\t{value}\n" for key, value in values)
+    lines = "".join(f"zk_{key}\t{value}\n" for key, value in values)
+    return lines + "".join(f"quorumd_{key}\t{value}\n" for key, value in stats.extra_metrics)
 
 
 def conf(stats: ServerStats) -> str:
