@@ -33,11 +33,12 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _stream(proc: subprocess.Popen[bytes], prefix: str, console: Console) -> None:
+def _stream(proc: subprocess.Popen[bytes], console: Console) -> None:
+    """Copy a node's log lines (each already names its node) to the console."""
     assert proc.stderr is not None
     for raw in proc.stderr:
-        console.print(f"[dim]{prefix}[/dim] {raw.decode(errors='replace').rstrip()}",
-                      markup=True, highlight=False)
+        console.print(raw.decode(errors="replace").rstrip(), markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 @click.command()
@@ -74,8 +75,8 @@ def cluster(nodes: int, data_dir: str, client_port: int, peer_port: int, consens
                "--client-port", str(client_port + i - 1), "--data-dir", str(node_dir),
                "--consensus", consensus, "--log-level", log_level]
         procs.append(subprocess.Popen(cmd, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL))
-    for i, proc in enumerate(procs, 1):
-        threading.Thread(target=_stream, args=(proc, f"node{i}", console), daemon=True).start()
+    for proc in procs:
+        threading.Thread(target=_stream, args=(proc, console), daemon=True).start()
     hosts = [(host, client_port + i) for i in range(nodes)]
     connect = ",".join(f"{h}:{p}" for h, p in hosts)
     console.print(f"[bold green]quorumd cluster of {nodes} ({consensus})[/bold green]; "
