@@ -22,6 +22,13 @@ main.add_command(_check_data)
 main.add_command(_serve)
 main.add_command(_cluster)
 main.add_command(_status)
+# client-side commands (quorumd.client): get/set/create/delete/ls/stat/watch, lock, run-elected
+from quorumd.cli.client_cmds import CLIENT_COMMANDS as _CLIENT_COMMANDS  # noqa: E402
+from quorumd.cli.lock import lock as _lock  # noqa: E402
+from quorumd.cli.run_elected import run_elected as _run_elected  # noqa: E402
+
+for _cmd in (*_CLIENT_COMMANDS, _lock, _run_elected):
+    main.add_command(_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover
