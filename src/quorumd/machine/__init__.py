@@ -20,17 +20,26 @@ this::
     # reads are local: machine.get_data(path, session_id) raises NoNode, NoAuth, ...
 
 The leader also proposes what only it may decide: `ExpireSessions` for sessions whose
-timeout passed and `DeleteTTLExpired(machine.ttl_expired(now_ms))`.
+timeout passed, `DeleteTTLExpired(machine.ttl_expired(now_ms))`, and `GrantDueLocks()`
+when `machine.locks_due(now_ms)` (a lock-delay ended). Chubby locks are ops like any
+other (`AcquireLock`, `ReleaseLock`); `applied.grants` lists the queued waiters that got
+a lock in this entry, for the node holding each session's connection to notify::
+
+    for grant in applied.grants:
+        if grant.session_id in my_sessions:
+            notify(grant.session_id, LOCK_GRANTED, grant.path)
 """
 
 from quorumd.machine.acl import digest_id
 from quorumd.machine.codec import decode_txn, encode_txn
+from quorumd.machine.locks import DEFAULT_LOCK_DELAY_MS, LOCKS_ROOT, MAX_LOCK_DELAY_MS
 from quorumd.machine.node import CONTAINER_EPHEMERAL_OWNER, MAX_TTL_MS
 from quorumd.machine.ops import (
     ACL,
     CREATOR_ALL_ACL,
     OPEN_ACL_UNSAFE,
     READ_ACL_UNSAFE,
+    AcquireLock,
     AddAuth,
     Check,
     CloseSession,
@@ -40,22 +49,31 @@ from quorumd.machine.ops import (
     Delete,
     DeleteTTLExpired,
     ExpireSessions,
+    GrantDueLocks,
+    LockMode,
     Multi,
     MultiOp,
     Noop,
     Op,
     Perms,
+    ReleaseLock,
     SetACL,
     SetData,
     Stat,
     Txn,
 )
 from quorumd.machine.results import (
+    LOCK_FREE,
     Applied,
     Created,
     EventType,
+    LockGrant,
+    LockGranted,
+    LockInfo,
+    LockStatus,
     Result,
     RolledBack,
+    Sequencer,
     SessionInfo,
     WatchTrigger,
 )
@@ -66,9 +84,14 @@ __all__ = [
     "ACL",
     "CONTAINER_EPHEMERAL_OWNER",
     "CREATOR_ALL_ACL",
+    "DEFAULT_LOCK_DELAY_MS",
+    "LOCKS_ROOT",
+    "LOCK_FREE",
+    "MAX_LOCK_DELAY_MS",
     "MAX_TTL_MS",
     "OPEN_ACL_UNSAFE",
     "READ_ACL_UNSAFE",
+    "AcquireLock",
     "AddAuth",
     "Applied",
     "Check",
@@ -82,13 +105,21 @@ __all__ = [
     "EventType",
     "ExpireSessions",
     "Fired",
+    "GrantDueLocks",
+    "LockGrant",
+    "LockGranted",
+    "LockInfo",
+    "LockMode",
+    "LockStatus",
     "Multi",
     "MultiOp",
     "Noop",
     "Op",
     "Perms",
+    "ReleaseLock",
     "Result",
     "RolledBack",
+    "Sequencer",
     "SessionInfo",
     "SetACL",
     "SetData",

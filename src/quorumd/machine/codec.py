@@ -5,7 +5,8 @@
 
 Tags are ZooKeeper's opcodes where one exists (create 1, delete 2, setData 5,
 setACL 7, check 13, multi 14, createSession -10, closeSession -11, auth 100) and
-quorumd's own otherwise (noop 0, expireSessions -12, deleteTTLExpired 20). Decoding
+quorumd's own otherwise (noop 0, expireSessions -12, deleteTTLExpired 20, and for
+locks acquireLock 200, releaseLock 201 as on the wire, grantDueLocks 210). Decoding
 checks every type and range: bytes from a log or a peer that are not a txn raise
 ProtocolError, never a TypeError deep inside apply.
 """
@@ -20,6 +21,7 @@ import msgpack
 from quorumd.errors import ProtocolError
 from quorumd.machine.ops import (
     ACL,
+    AcquireLock,
     AddAuth,
     Check,
     CloseSession,
@@ -28,10 +30,12 @@ from quorumd.machine.ops import (
     Delete,
     DeleteTTLExpired,
     ExpireSessions,
+    GrantDueLocks,
     Multi,
     MultiOp,
     Noop,
     Op,
+    ReleaseLock,
     SetACL,
     SetData,
     Txn,
@@ -71,6 +75,12 @@ def _op_out(op: Op) -> list[Any]:
             return [100, op.session_id, op.scheme, op.id]
         case DeleteTTLExpired():
             return [20, list(op.paths)]
+        case AcquireLock():
+            return [200, op.path, op.mode, op.wait, op.lock_delay_ms]
+        case ReleaseLock():
+            return [201, op.path]
+        case GrantDueLocks():
+            return [210]
         case Noop():
             return [0]
     raise TypeError(f"not an op: {op!r}")
@@ -90,6 +100,12 @@ def _int(value: object, bound: int = _I64) -> int:
 def _str(value: object) -> str:
     if type(value) is not str:
         raise ProtocolError(f"expected a string, got {value!r:.40}")
+    return value
+
+
+def _bool(value: object) -> bool:
+    if type(value) is not bool:
+        raise ProtocolError(f"expected a boolean, got {value!r:.40}")
     return value
 
 
@@ -135,6 +151,9 @@ _DECODERS: dict[int, tuple[int, Callable[[list[Any]], Op]]] = {
     -12: (1, lambda f: ExpireSessions(tuple(_int(v) for v in _list(f[0])))),
     100: (3, lambda f: AddAuth(_int(f[0]), _str(f[1]), _str(f[2]))),
     20: (1, lambda f: DeleteTTLExpired(tuple(_str(v) for v in _list(f[0])))),
+    200: (4, lambda f: AcquireLock(_str(f[0]), _int(f[1], _I32), _bool(f[2]), _int(f[3], _I32))),
+    201: (1, lambda f: ReleaseLock(_str(f[0]))),
+    210: (0, lambda f: GrantDueLocks()),
     0: (0, lambda f: Noop()),
 }
 

@@ -19,6 +19,7 @@ __all__ = [
     "CREATOR_ALL_ACL",
     "OPEN_ACL_UNSAFE",
     "READ_ACL_UNSAFE",
+    "AcquireLock",
     "AddAuth",
     "Check",
     "CloseSession",
@@ -28,11 +29,14 @@ __all__ = [
     "Delete",
     "DeleteTTLExpired",
     "ExpireSessions",
+    "GrantDueLocks",
+    "LockMode",
     "Multi",
     "MultiOp",
     "Noop",
     "Op",
     "Perms",
+    "ReleaseLock",
     "SetACL",
     "SetData",
     "Stat",
@@ -206,6 +210,39 @@ class DeleteTTLExpired:
     paths: tuple[str, ...]
 
 
+class LockMode(enum.IntEnum):
+    """The mode of a Chubby lock, as sent in LockAcquireRequest.mode."""
+
+    EXCLUSIVE = 0
+    SHARED = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireLock:
+    """The txn's session asks for the lock named `path` (any valid path but "/"; it
+    need not exist as a znode). `wait=False` is a try-lock: granted at once or
+    NodeExists (LockBusy), never queued. `lock_delay_ms` (-1 = the 10 s default,
+    capped at 60 s) applies if this session's expiry releases the lock."""
+
+    path: str
+    mode: int
+    wait: bool
+    lock_delay_ms: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseLock:
+    """Release a held lock, or leave its queue (cancel a wait)."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class GrantDueLocks:
+    """The leader saw `StateMachine.locks_due(now)`: grant the waiters of every lock
+    whose lock-delay has passed at the txn's time."""
+
+
 @dataclass(frozen=True, slots=True)
 class Noop:
     pass
@@ -223,6 +260,9 @@ Op = (
     | ExpireSessions
     | AddAuth
     | DeleteTTLExpired
+    | AcquireLock
+    | ReleaseLock
+    | GrantDueLocks
     | Noop
 )
 

@@ -10,11 +10,17 @@ from quorumd.errors import ZKError
 from quorumd.machine.ops import ACL, Stat
 
 __all__ = [
+    "LOCK_FREE",
     "Applied",
     "Created",
     "EventType",
+    "LockGrant",
+    "LockGranted",
+    "LockInfo",
+    "LockStatus",
     "Result",
     "RolledBack",
+    "Sequencer",
     "SessionInfo",
     "WatchTrigger",
 ]
@@ -71,7 +77,60 @@ class RolledBack(ZKError):
     zk_name: ClassVar[str] = "OK"
 
 
-Result = Created | Stat | SessionInfo | ZKError | tuple[object, ...] | None
+class LockStatus(enum.IntEnum):
+    """LockAcquireResponse.status (docs/design/locks.md)."""
+
+    GRANTED = 0
+    QUEUED = 1
+
+
+#: `LockInfo.mode` of a lock nobody holds.
+LOCK_FREE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class LockGrant:
+    """Result of AcquireLock. GRANTED: `token` is the fencing token, `position` 0.
+    QUEUED: `token` 0, `position` the 1-based place in the FIFO queue (1 = next)."""
+
+    status: LockStatus
+    token: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockGranted:
+    """A queued waiter got the lock in this entry: the node holding the session's
+    connection notifies it (WatcherEvent type 100)."""
+
+    session_id: int
+    path: str
+    mode: int
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """A lock as `lockInfo` reports it: `mode` is LOCK_FREE when nobody holds it;
+    `holders` in grant order, `waiters` in queue order."""
+
+    mode: int
+    token: int
+    holders: tuple[int, ...]
+    waiters: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sequencer:
+    """Chubby's sequencer (§2.4): what a holder hands a resource server, which checks
+    it with `StateMachine.check_sequencer`."""
+
+    path: str
+    mode: int
+    token: int
+
+
+Result = Created | Stat | SessionInfo | LockGrant | ZKError | tuple[object, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +141,16 @@ class Applied:
     Multi -> tuple of per-op results (or one ZKError if the Multi itself is malformed);
     CreateSession -> SessionInfo; CloseSession/AddAuth/Noop -> None;
     ExpireSessions -> tuple of the session ids actually expired;
-    DeleteTTLExpired -> tuple of the paths actually deleted.
+    DeleteTTLExpired -> tuple of the paths actually deleted;
+    AcquireLock -> LockGrant; ReleaseLock -> None;
+    GrantDueLocks -> tuple of the lock paths whose lock-delay ended.
     A failed op's result is its ZKError instance: failures are deterministic outcomes,
     returned rather than raised. `events` are in the order ZooKeeper fires them.
+    `grants` are the lock grants this entry made to *queued* waiters (an acquire,
+    release, session close/expiry or GrantDueLocks can make them); an AcquireLock
+    granted at once is answered by `result` and not listed.
     """
 
     result: Result
     events: tuple[WatchTrigger, ...] = ()
+    grants: tuple[LockGranted, ...] = ()

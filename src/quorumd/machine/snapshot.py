@@ -2,9 +2,11 @@
 
 Layout (one msgpack object after another)::
 
-    header  [FORMAT, last_zxid, node_count, acls, sessions]
+    header  [FORMAT, last_zxid, node_count, acls, sessions, locks]
             acls     = [[[perms, scheme, id], ...], ...]   distinct ACLs, by first use
             sessions = [[id, passwd, timeout_ms, [[scheme, id], ...]], ...]  sorted by id
+            locks    = LockTable.to_records(): sorted by path (format 2; format 1,
+                       written before locks existed, has no such field and loads as none)
     node    [path, data, acl_index, czxid, mzxid, pzxid, ctime, mtime,
              version, cversion, aversion, ephemeral_owner]      x node_count,
             in sorted path order (so a parent always precedes its children)
@@ -29,10 +31,15 @@ from quorumd.machine.tree import DataTree
 
 __all__ = ["FORMAT", "decode", "encode"]
 
-FORMAT = 1
+FORMAT = 2
 
 
-def encode(tree: DataTree, sessions: dict[int, Session], last_zxid: int) -> bytes:
+def encode(
+    tree: DataTree,
+    sessions: dict[int, Session],
+    last_zxid: int,
+    locks: list[list[Any]] | None = None,
+) -> bytes:
     nodes = tree.nodes
     paths = sorted(nodes)
     by_id: dict[int, int] = {}
@@ -54,6 +61,7 @@ def encode(tree: DataTree, sessions: dict[int, Session], last_zxid: int) -> byte
             [s.session_id, s.passwd, s.timeout_ms, [list(ident) for ident in s.auth]]
             for s in (sessions[sid] for sid in sorted(sessions))
         ],
+        locks or [],
     ]
     packer = msgpack.Packer(use_bin_type=True, autoreset=False)
     packer.pack(header)
@@ -79,7 +87,8 @@ def encode(tree: DataTree, sessions: dict[int, Session], last_zxid: int) -> byte
     return bytes(packer.getbuffer())
 
 
-def decode(data: bytes) -> tuple[DataTree, dict[int, Session], int]:
+def decode(data: bytes) -> tuple[DataTree, dict[int, Session], int, list[Any]]:
+    """(tree, sessions, last_zxid, lock records for `LockTable.from_records`)."""
     try:
         return _decode(data)
     except ProtocolError:
@@ -88,14 +97,15 @@ def decode(data: bytes) -> tuple[DataTree, dict[int, Session], int]:
         raise ProtocolError(f"bad snapshot: {exc!r}") from exc
 
 
-def _decode(data: bytes) -> tuple[DataTree, dict[int, Session], int]:
+def _decode(data: bytes) -> tuple[DataTree, dict[int, Session], int, list[Any]]:
     unpacker = msgpack.Unpacker(
         io.BytesIO(data), raw=False, use_list=True, max_buffer_size=max(len(data), 1 << 20)
     )
     header: Any = unpacker.unpack()
-    if not isinstance(header, list) or len(header) != 5 or header[0] != FORMAT:
+    if not isinstance(header, list) or (header[:1], len(header)) not in (([1], 5), ([2], 6)):
         raise ProtocolError("not a quorumd machine snapshot")
-    _, last_zxid, count, raw_acls, raw_sessions = header
+    _, last_zxid, count, raw_acls, raw_sessions, *rest = header
+    locks: list[Any] = rest[0] if rest else []
     acls = [tuple(ACL(int(p), str(s), str(i)) for p, s, i in acl) for acl in raw_acls]
     tree = DataTree()
     acls = [tree.intern_acl(acl) for acl in acls]
@@ -111,7 +121,7 @@ def _decode(data: bytes) -> tuple[DataTree, dict[int, Session], int]:
     try:
         unpacker.unpack()
     except msgpack.OutOfData:
-        return tree, sessions, int(last_zxid)
+        return tree, sessions, int(last_zxid), locks
     raise ProtocolError("trailing data after snapshot")
 
 

@@ -14,6 +14,8 @@ Theory of operation (ZooKeeper paper §4; DataTree, PrepRequestProcessor):
    goes in the entry that deletes its last child (ZooKeeper's ContainerManager does it
    later, on a timer; doing it at once keeps the log free of timer decisions).
 5. Reads (`get_data`, `get_children`, ...) are served locally and raise ZKErrors.
+6. Chubby locks live in a `LockTable` (machine/locks.py, its own theory of operation);
+   their mirror nodes under /quorumd are machine-owned: client writes there get NoAuth.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from quorumd.errors import (
 )
 from quorumd.machine import snapshot as _snapshot
 from quorumd.machine.acl import check_perm, fixup_acl, mask_digests
+from quorumd.machine.locks import LockTable, reserved
 from quorumd.machine.node import (
     CONTAINER_EPHEMERAL_OWNER,
     MAX_TTL_MS,
@@ -49,6 +52,7 @@ from quorumd.machine.node import (
 )
 from quorumd.machine.ops import (
     ACL,
+    AcquireLock,
     AddAuth,
     Check,
     CloseSession,
@@ -58,16 +62,27 @@ from quorumd.machine.ops import (
     Delete,
     DeleteTTLExpired,
     ExpireSessions,
+    GrantDueLocks,
     Multi,
     Noop,
     Perms,
+    ReleaseLock,
     SetACL,
     SetData,
     Stat,
     Txn,
 )
 from quorumd.machine.paths import SPECIAL_PATHS, parent_of, validate_path
-from quorumd.machine.results import Applied, Created, Result, RolledBack, SessionInfo
+from quorumd.machine.results import (
+    Applied,
+    Created,
+    LockGrant,
+    LockInfo,
+    Result,
+    RolledBack,
+    Sequencer,
+    SessionInfo,
+)
 from quorumd.machine.sessions import Session
 from quorumd.machine.tree import DataTree
 
@@ -82,6 +97,7 @@ class StateMachine:
         ("super:<base64 sha1>"): a session holding that digest id passes every ACL
         check. It is configuration, not state: every replica must get the same."""
         self._tree = DataTree.fresh()
+        self._locks = LockTable(self._tree)
         self._sessions: dict[int, Session] = {}
         self._last_zxid = 0
         self._super_digest = super_digest
@@ -103,7 +119,9 @@ class StateMachine:
         self._reap_containers(zxid)
         events = tuple(tree.events)
         tree.events.clear()
-        return Applied(result, events)
+        grants = tuple(self._locks.grants)
+        self._locks.grants.clear()
+        return Applied(result, events, grants)
 
     def apply_noop(self, zxid: int) -> None:
         self._advance(zxid)
@@ -135,6 +153,12 @@ class StateMachine:
         return node
 
     @staticmethod
+    def _writable(path: str) -> None:
+        """Rule 6: the /quorumd nodes mirror the lock table; nobody else writes them."""
+        if reserved(path):
+            raise NoAuth(f"{path} is maintained by quorumd")
+
+    @staticmethod
     def _check_version(expected: int, current: int, path: str) -> None:
         if expected not in (-1, current):
             raise BadVersion(f"{path}: expected version {expected}, is {current}")
@@ -153,6 +177,7 @@ class StateMachine:
             raise BadArguments(f"ttl not valid for mode {mode.name}")
         session = self._session(session_id)
         validate_path(op.path + "1" if mode.is_sequential else op.path)
+        self._writable(op.path)
         acl = self._tree.intern_acl(fixup_acl(op.path, session.auth, op.acl))
         parent_path = parent_of(op.path)
         parent = self._node(parent_path)
@@ -179,6 +204,7 @@ class StateMachine:
     def _delete(self, op: Delete, zxid: int, time_ms: int, session_id: int) -> None:
         session = self._session(session_id)
         validate_path(op.path)
+        self._writable(op.path)
         if op.path in SPECIAL_PATHS:
             raise BadArguments(f"cannot delete {op.path}")
         parent_path = parent_of(op.path)
@@ -193,6 +219,7 @@ class StateMachine:
     def _set_data(self, op: SetData, zxid: int, time_ms: int, session_id: int) -> Stat:
         session = self._session(session_id)
         validate_path(op.path)
+        self._writable(op.path)
         node = self._node(op.path)
         self._require(node.acl, Perms.WRITE, session, op.path)
         self._check_version(op.version, node.version, op.path)
@@ -204,6 +231,7 @@ class StateMachine:
     def _set_acl(self, op: SetACL, zxid: int, time_ms: int, session_id: int) -> Stat:
         session = self._session(session_id)
         validate_path(op.path)
+        self._writable(op.path)
         acl = fixup_acl(op.path, session.auth, op.acl)
         node = self._node(op.path)
         self._require(node.acl, Perms.ADMIN, session, op.path)
@@ -260,6 +288,7 @@ class StateMachine:
     def _close_session(self, op: CloseSession, zxid: int, time_ms: int, session_id: int) -> None:
         if op.session_id in self._sessions:
             self._kill_session(op.session_id, zxid)
+            self._locks.sessions_ended((op.session_id,), zxid, time_ms, expired=False)
 
     def _expire_sessions(
         self, op: ExpireSessions, zxid: int, time_ms: int, session_id: int
@@ -269,6 +298,7 @@ class StateMachine:
             if sid in self._sessions:
                 self._kill_session(sid, zxid)
                 expired.append(sid)
+        self._locks.sessions_ended(expired, zxid, time_ms, expired=True)
         return tuple(expired)
 
     def _kill_session(self, sid: int, zxid: int) -> None:
@@ -332,6 +362,40 @@ class StateMachine:
 
     def _noop(self, op: Noop, zxid: int, time_ms: int, session_id: int) -> None:
         return None
+
+    # -- locks (machine/locks.py) ------------------------------------------------------
+
+    def _acquire_lock(
+        self, op: AcquireLock, zxid: int, time_ms: int, session_id: int
+    ) -> LockGrant:
+        self._session(session_id)
+        return self._locks.acquire(op, zxid, time_ms, session_id)
+
+    def _release_lock(self, op: ReleaseLock, zxid: int, time_ms: int, session_id: int) -> None:
+        self._session(session_id)
+        self._locks.release(op.path, zxid, time_ms, session_id)
+
+    def _grant_due_locks(
+        self, op: GrantDueLocks, zxid: int, time_ms: int, session_id: int
+    ) -> tuple[str, ...]:
+        return self._locks.grant_due(zxid, time_ms)
+
+    def check_sequencer(self, path: str, mode: int, token: int) -> tuple[bool, int]:
+        """(valid, current token) of a sequencer; raises BadArguments for a bad path."""
+        return self._locks.check_sequencer(path, mode, token)
+
+    def lock_info(self, path: str, session_id: int | None = None) -> LockInfo:
+        """The lock's state; with `session_id`, `token` is that holder's own token."""
+        return self._locks.lock_info(path, session_id)
+
+    def locks_due(self, now_ms: int) -> bool:
+        """For the leader: whether a lock-delay has ended by `now_ms` (propose
+        `GrantDueLocks()` then)."""
+        return self._locks.locks_due(now_ms)
+
+    def locks_held(self, session_id: int) -> tuple[Sequencer, ...]:
+        """The sequencers of the locks `session_id` holds, by path."""
+        return self._locks.locks_held(session_id)
 
     # -- reads ----------------------------------------------------------------------
 
@@ -422,19 +486,24 @@ class StateMachine:
         self._tree.check_invariants()
         for owner in self._tree.ephemerals:
             assert owner in self._sessions, f"ephemerals of dead session 0x{owner:x}"
+        self._locks.check_invariants(self._sessions)
 
     # -- snapshots ------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
         """The whole replicated state; byte-identical on every replica that applied
         the same prefix."""
-        return _snapshot.encode(self._tree, self._sessions, self._last_zxid)
+        return _snapshot.encode(
+            self._tree, self._sessions, self._last_zxid, self._locks.to_records()
+        )
 
     @classmethod
     def restore(cls, data: bytes, super_digest: str | None = None) -> StateMachine:
         """Raises ProtocolError when `data` is not a snapshot."""
         machine = cls(super_digest)
-        machine._tree, machine._sessions, machine._last_zxid = _snapshot.decode(data)
+        tree, machine._sessions, machine._last_zxid, locks = _snapshot.decode(data)
+        machine._tree = tree
+        machine._locks = LockTable.from_records(tree, locks)
         return machine
 
 
@@ -450,5 +519,8 @@ _HANDLERS: dict[type, Callable[[StateMachine, Any, int, int, int], Any]] = {
     ExpireSessions: StateMachine._expire_sessions,
     AddAuth: StateMachine._add_auth,
     DeleteTTLExpired: StateMachine._delete_ttl_expired,
+    AcquireLock: StateMachine._acquire_lock,
+    ReleaseLock: StateMachine._release_lock,
+    GrantDueLocks: StateMachine._grant_due_locks,
     Noop: StateMachine._noop,
 }

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from quorumd import __version__
 from quorumd import machine as m
 from quorumd.consensus.engine import Role
+from quorumd.server import locks as lock_ops
 from quorumd.server.config import ServerConfig
 from quorumd.server.connection import ClientConn, _Slot
 from quorumd.server.node import Node
@@ -47,6 +48,7 @@ class ClientServer:
         self._lat_min = 0.0
         self._lat_max = 0.0
         node.on_apply = self._on_apply
+        lock_ops.install(self)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -97,6 +99,8 @@ class ClientServer:
             for watcher, event_type, path in self.watches.trigger(applied.events, allowed):
                 assert isinstance(watcher, ClientConn)
                 watcher.notify(int(event_type), path)
+        if applied.grants:
+            lock_ops.notify_grants(self, applied.grants)
         op = txn.op
         if isinstance(op, m.ExpireSessions) and isinstance(applied.result, tuple):
             for sid in applied.result:

@@ -222,35 +222,35 @@ class ClientConn(asyncio.Protocol):
             try:
                 mop = write_op(op, req.record)
             except ZKError as exc:
-                self._fill(slot, exc.code, None)
+                self.fill(slot, exc.code, None)
                 return
             self.node.write(self.session_id, mop, lambda a: self._written(slot, a))
         elif op == OpCode.SYNC:
             assert isinstance(req.record, w.SyncRequest)
             path = req.record.path
-            self.node.linearizable_read(lambda: self._fill(slot, 0, w.SyncResponse(path)))
+            self.node.linearizable_read(lambda: self.fill(slot, 0, w.SyncResponse(path)))
         elif op == OpCode.AUTH:
             self._auth(slot)
         elif op == OpCode.CLOSE_SESSION:
             close = m.CloseSession(self.session_id)
             self.node.write(self.session_id, close, lambda a: self._closed_session(slot))
         elif op == OpCode.RECONFIG:
-            self._fill(slot, ReconfigDisabled.code, None)
+            self.fill(slot, ReconfigDisabled.code, None)
         elif op in self.server.extension_handlers:
             self.server.extension_handlers[op](self, slot)
         else:
-            self._fill(slot, Unimplemented.code, None)
+            self.fill(slot, Unimplemented.code, None)
 
     def _auth(self, slot: _Slot) -> None:
         rec = slot.rec
         assert isinstance(rec, w.AuthPacket)
         if rec.scheme != "digest":
-            self._fill(slot, AuthFailed.code, None)
+            self.fill(slot, AuthFailed.code, None)
             self.close(f"auth scheme {rec.scheme!r} is not supported", flush=True)
             return
         user, sep, password = rec.auth.decode("utf-8", "replace").partition(":")
         if not sep or not user:
-            self._fill(slot, AuthFailed.code, None)
+            self.fill(slot, AuthFailed.code, None)
             self.close("malformed digest credentials (expected user:password)", flush=True)
             return
         add = m.AddAuth(self.session_id, "digest", m.digest_id(user, password))
@@ -259,13 +259,13 @@ class ClientConn(asyncio.Protocol):
     def _written(self, slot: _Slot, applied: m.Applied) -> None:
         if slot.opcode == OpCode.AUTH:
             err = applied.result.code if isinstance(applied.result, ZKError) else 0
-            self._fill(slot, err, None)
+            self.fill(slot, err, None)
             return
         err, record = write_response(slot.opcode, slot.rec, applied.result)
-        self._fill(slot, err, record)
+        self.fill(slot, err, record)
 
     def _closed_session(self, slot: _Slot) -> None:
-        self._fill(slot, 0, None)
+        self.fill(slot, 0, None)
         self.close("session closed by the client", flush=True)
 
     def session_gone(self) -> None:
@@ -280,7 +280,7 @@ class ClientConn(asyncio.Protocol):
         self._write(self.wire.reply(xid, self.machine.last_zxid, err, slot.opcode, record))
         self.server.record_latency(time.perf_counter() - slot.started)
 
-    def _fill(self, slot: _Slot, err: int, record: w.Record | None) -> None:
+    def fill(self, slot: _Slot, err: int, record: w.Record | None) -> None:
         """A pending slot is done: send it, and everything after it that is ready."""
         if self.closed:
             return

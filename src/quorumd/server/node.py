@@ -49,6 +49,7 @@ from quorumd.machine import (
     CreateSession,
     DeleteTTLExpired,
     ExpireSessions,
+    GrantDueLocks,
     StateMachine,
     Txn,
     decode_txn,
@@ -128,6 +129,8 @@ class Node:
         self._term = 0
         self._leader: int | None = None
         self._live_sessions: set[int] = set()
+        self._ttl_in_flight = False
+        self._locks_in_flight = False
         self.fatal: asyncio.Future[BaseException] | None = None
         self.stopped = False
 
@@ -510,11 +513,23 @@ class Node:
             self._live_sessions.clear()
 
     def _expire_ttl_nodes(self) -> None:
-        if self._ticks % 20:
-            return
-        expired = self.machine.ttl_expired(wall_ms())
-        if expired:
-            self.write(0, DeleteTTLExpired(paths=tuple(expired)), lambda applied: None)
+        """Leader-only, time-based decisions: TTL node expiry, and grants whose
+        lock-delay has passed. At most one of each in flight."""
+        now = wall_ms()
+        if self._ticks % 20 == 0 and not self._ttl_in_flight:
+            expired = self.machine.ttl_expired(now)
+            if expired:
+                self._ttl_in_flight = True
+                self.write(0, DeleteTTLExpired(paths=tuple(expired)), self._ttl_done)
+        if not self._locks_in_flight and self.machine.locks_due(now):
+            self._locks_in_flight = True
+            self.write(0, GrantDueLocks(), self._locks_done)
+
+    def _ttl_done(self, applied: Applied) -> None:
+        self._ttl_in_flight = False
+
+    def _locks_done(self, applied: Applied) -> None:
+        self._locks_in_flight = False
 
     def _track_session_change(self, txn: Txn, applied: Applied) -> None:
         if self._role != Role.LEADER:
