@@ -55,6 +55,7 @@ from quorumd.machine import (
     decode_txn,
     encode_txn,
 )
+from quorumd.server import snapshotter
 from quorumd.server.config import ServerConfig
 from quorumd.server.engines import make_engine, wire_codec
 from quorumd.server.peers import PeerTransport
@@ -328,20 +329,32 @@ class Node:
         self.take_snapshot()
 
     def take_snapshot(self) -> None:
-        """Serialize the state at the applied index; the writer saves it, then the log is
-        compacted. (Serialization runs on the loop: see docs/design/wal.md for its cost.)"""
+        """Snapshot the state at the applied index without stalling the loop (a forked
+        child serializes it, see snapshotter.py); the writer saves it, then the engine
+        compacts its log."""
         assert self._writer is not None and self.store is not None and self.engine is not None
-        started = time.perf_counter()
-        data = self.machine.snapshot()
-        blocked_ms = (time.perf_counter() - started) * 1000
         meta = SnapshotMeta(
             index=self._applied_index,  # type: ignore[arg-type]
             term=self._applied_term,  # type: ignore[arg-type]
             config=self.engine.status().config,
         )
-        snap = Snapshot(meta, data)
         self._snapshotting = True
+        path = os.path.join(self.cfg.data_dir, f"snapshot-{meta.index}.forked")
+        pid, blocked_ms = snapshotter.fork_serialize(self.machine.snapshot, path)
+        task = asyncio.ensure_future(snapshotter.collect(pid, path))
+        task.add_done_callback(lambda t: self._snapshot_serialized(t, meta, blocked_ms))
+
+    def _snapshot_serialized(
+        self, task: asyncio.Future[bytes], meta: SnapshotMeta, blocked_ms: float
+    ) -> None:
+        if task.exception() is not None:
+            self._snapshotting = False
+            log.error("node %d: snapshot at %d failed: %r", self.id, meta.index,
+                      task.exception())
+            return
+        snap = Snapshot(meta, task.result())
         store = self.store
+        assert self._writer is not None and store is not None
 
         def saved(err: BaseException | None) -> None:
             self._snapshotting = False
@@ -352,8 +365,8 @@ class Node:
             self._snapshot_index = meta.index
             self.engine.compact(snap)
             log.info(
-                "node %d snapshot at %d (%d bytes, loop blocked %.1f ms)",
-                self.id, meta.index, len(data), blocked_ms,
+                "node %d snapshot at %d (%d bytes, event loop blocked %.1f ms by the fork)",
+                self.id, meta.index, len(snap.data), blocked_ms,
             )
 
         self._writer.submit(lambda: store.save_snapshot(snap), saved)
