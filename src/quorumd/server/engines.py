@@ -38,6 +38,19 @@ def make_engine(
             prng,
             restored,
         )
+    if cfg.consensus == "paxos":
+        from quorumd.consensus.paxos import Paxos, PaxosConfig
+
+        return Paxos(
+            PaxosConfig(
+                id=NodeId(cfg.id),
+                cluster=cluster,
+                election_timeout_ticks=cfg.election_timeout_ticks,
+                heartbeat_ticks=cfg.heartbeat_ticks,
+            ),
+            prng,
+            restored,
+        )
     raise UsageError(f"consensus engine {cfg.consensus!r} is not available in this build")
 
 
@@ -51,6 +64,11 @@ def wire_codec(cfg: ServerConfig) -> MessageCodec:
             from quorumd.consensus.raft import decode_message, encode_message
 
             codec = MessageCodec(encode_message, decode_message)
+        elif cfg.consensus == "paxos":
+            from quorumd.consensus.paxos import decode_message as paxos_decode
+            from quorumd.consensus.paxos import encode_message as paxos_encode
+
+            codec = MessageCodec(paxos_encode, paxos_decode)
         else:
             raise UsageError(f"no message codec for {cfg.consensus!r}")
         _CODECS[cfg.consensus] = codec
