@@ -30,6 +30,10 @@ from quorumd.cli.run_elected import run_elected as _run_elected  # noqa: E402
 for _cmd in (*_CLIENT_COMMANDS, _lock, _run_elected):
     main.add_command(_cmd)
 
+# load generator (quorumd.loadgen): quorumd bench
+from quorumd.cli.bench import bench as _bench  # noqa: E402
+
+main.add_command(_bench)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# quorumd side by side with Apache ZooKeeper 3.8 on loopback, with `quorumd bench`.
+#
+#   bench/compare_zookeeper.sh            # full: ~13 min on 2 cores
+#   bench/compare_zookeeper.sh --quick    # ~5 min: shorter runs, smaller sweep
+#   options: --duration S --warmup S --out DIR --workloads "set get ..." --sizes "3 1"
+#
+# For each cluster size (3 nodes, then 1) it starts ZooKeeper (bench/zookeeper.sh, Debian's
+# package, installed here when missing) and quorumd (`quorumd serve` per node), both on
+# 127.0.0.1 with fsync on (ZooKeeper's forceSync default yes; quorumd always fsyncs),
+# data dirs on the same disk (under --out), admin servers off. Then for each workload it
+# runs the same (conns, depth) sweep against each server, ALTERNATING ZooKeeper/quorumd
+# run by run so drift on the machine hits both alike, and keeps each side's peak. Last,
+# the low-load latency row: 1 connection, depth 1, set.
+#
+# Every `quorumd bench` JSON line goes to DIR/results.jsonl; the table is printed from it.
+# The load generator shares the machine's cores with the servers: its own CPU use is in
+# the table (gen CPU, % of one core) so a saturated generator is visible.
+# Every process started here is stopped on exit (trap).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+PY=${PY:-$REPO/.venv/bin/python}
+QUICK=0
+DURATION=""
+WARMUP=""
+OUT=/tmp/quorumd-compare
+WORKLOADS="set get mixed create lock lock-native"
+SIZES="3 1"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --duration) DURATION=$2; shift ;;
+    --warmup) WARMUP=$2; shift ;;
+    --out) OUT=$2; shift ;;
+    --workloads) WORKLOADS=$2; shift ;;
+    --sizes) SIZES=$2; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [[ $QUICK == 1 ]]; then
+  DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}
+  SWEEP="16x8 64x16"          # conns x depth
+else
+  DURATION=${DURATION:-6}; WARMUP=${WARMUP:-2}
+  SWEEP="8x4 32x16 64x32"
+fi
+PROCS=2
+
+# ZooKeeper on ports of its own, so an ensemble started elsewhere with the defaults is untouched
+export ZK_BASE="$OUT/zk" ZK_CLIENT_BASE=24180 ZK_QUORUM_BASE=24280 ZK_ELECTION_BASE=24380
+QD_CLIENT_BASE=25180
+QD_PEER_BASE=25280
+QD_PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+cleanup() {
+  stop_quorumd
+  "$HERE/zookeeper.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_zookeeper() {
+  if ! dpkg -s zookeeper >/dev/null 2>&1 || [[ ! -f /usr/share/java/zookeeper.jar ]]; then
+    log "installing Debian's zookeeper package"
+    if [[ $(id -u) == 0 ]]; then apt-get install -y zookeeper >&2; else sudo apt-get install -y zookeeper >&2; fi
+  fi
+}
+
+fourlw() {
+  timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf '%s' '$2' >&3 && cat <&3" 2>/dev/null || true
+}
+
+start_quorumd() {  # start_quorumd N
+  local n=$1 peers="" i
+  rm -rf "$OUT/qd"; mkdir -p "$OUT/qd"
+  for i in $(seq 1 "$n"); do peers+="${peers:+,}$i=127.0.0.1:$((QD_PEER_BASE + i))"; done
+  for i in $(seq 1 "$n"); do
+    mkdir -p "$OUT/qd/node$i"
+    setsid "$PY" -m quorumd serve --id "$i" --peers "$peers" --client-port $((QD_CLIENT_BASE + i)) \
+      --data-dir "$OUT/qd/node$i/data" --log-level warning \
+      > "$OUT/qd/node$i/node.log" 2>&1 < /dev/null &
+    QD_PIDS+=($!)
+  done
+  local deadline=$((SECONDS + 60))
+  until [[ $(for i in $(seq 1 "$n"); do fourlw $((QD_CLIENT_BASE + i)) mntr; done \
+             | grep -cE 'zk_server_state\s+(leader|standalone)') == 1 ]]; do
+    if [[ $SECONDS -ge $deadline ]]; then log "quorumd did not elect a leader; see $OUT/qd"; exit 1; fi
+    sleep 0.3
+  done
+}
+
+stop_quorumd() {
+  local pid
+  for pid in "${QD_PIDS[@]:-}"; do
+    [[ -n "$pid" ]] || continue
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${QD_PIDS[@]:-}"; do
+    [[ -n "$pid" ]] || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  QD_PIDS=()
+}
+
+hosts_of() {  # hosts_of BASE N
+  local out="" i
+  for i in $(seq 1 "$2"); do out+="${out:+,}127.0.0.1:$(($1 + i))"; done
+  echo "$out"
+}
+
+run_bench() {  # run_bench SYSTEM SIZE HOSTS WORKLOAD CONNS DEPTH PROCS
+  local sys=$1 size=$2 hosts=$3 wl=$4 conns=$5 depth=$6 procs=$7 line rc=0
+  line=$("$PY" -m quorumd bench --hosts "$hosts" --workload "$wl" --conns "$conns" \
+           --depth "$depth" --procs "$procs" --duration "$DURATION" --warmup "$WARMUP" --json \
+           2>>"$OUT/bench.stderr" | tail -n 1) || rc=$?
+  [[ -n "$line" ]] || line='{"failed": "no output"}'
+  printf '{"system": "%s", "nodes": %s, "rc": %s, "result": %s}\n' "$sys" "$size" "$rc" "$line" \
+    >> "$OUT/results.jsonl"
+  log "$sys n=$size $wl conns=$conns depth=$depth rc=$rc: $(cut -c1-150 <<<"$line")"
+}
+
+run_size() {  # run_size N: both systems up, every workload x sweep point, alternating
+  local n=$1 wl point conns depth zk_hosts qd_hosts
+  log "starting $n-node ZooKeeper and $n-node quorumd"
+  "$HERE/zookeeper.sh" start "$n" >&2
+  start_quorumd "$n"
+  zk_hosts=$(hosts_of "$ZK_CLIENT_BASE" "$n")
+  qd_hosts=$(hosts_of "$QD_CLIENT_BASE" "$n")
+  for wl in $WORKLOADS; do
+    for point in $SWEEP; do
+      conns=${point%x*}; depth=${point#*x}
+      if [[ $wl != lock-native ]]; then
+        run_bench zookeeper "$n" "$zk_hosts" "$wl" "$conns" "$depth" "$PROCS"
+      fi
+      run_bench quorumd "$n" "$qd_hosts" "$wl" "$conns" "$depth" "$PROCS"
+      if grep -q '"skipped"' <<<"$(tail -n 1 "$OUT/results.jsonl")"; then break; fi
+    done
+  done
+  if [[ $n == 1 ]]; then  # low-load latency: one connection, one request at a time
+    run_bench zookeeper "$n" "$zk_hosts" set 1 1 1
+    run_bench quorumd "$n" "$qd_hosts" set 1 1 1
+  fi
+  stop_quorumd
+  "$HERE/zookeeper.sh" stop >&2
+}
+
+ensure_zookeeper
+mkdir -p "$OUT"
+: > "$OUT/results.jsonl"
+: > "$OUT/bench.stderr"
+log "results in $OUT/results.jsonl; sweep (conns x depth): $SWEEP; $DURATION s + $WARMUP s warmup"
+for n in $SIZES; do run_size "$n"; done
+# the low-load row also for 3 nodes, if that size was run
+if [[ " $SIZES " == *" 3 "* ]]; then
+  "$HERE/zookeeper.sh" start 3 >&2
+  start_quorumd 3
+  run_bench zookeeper 3 "$(hosts_of "$ZK_CLIENT_BASE" 3)" set 1 1 1
+  run_bench quorumd 3 "$(hosts_of "$QD_CLIENT_BASE" 3)" set 1 1 1
+  stop_quorumd
+  "$HERE/zookeeper.sh" stop >&2
+fi
+
+"$PY" - "$OUT/results.jsonl" <<'EOF'
+"""Peak per (nodes, workload, system) over the sweep, and the 1x1 latency rows."""
+import json
+import sys
+
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+peak: dict[tuple[int, str, str], dict] = {}
+low: dict[tuple[int, str], dict] = {}
+for row in rows:
+    r = row["result"]
+    key = (row["nodes"], r.get("workload", "?"), row["system"])
+    if r.get("conns") == 1 and r.get("depth") == 1:
+        low[(row["nodes"], row["system"])] = r
+        continue
+    best = peak.get(key)
+    if best is None or r.get("ops_per_s", -1) > best.get("ops_per_s", -1):
+        peak[key] = r
+
+
+def cell(r, field, fmt="{:,.0f}"):
+    if r is None:
+        return "n/a"
+    if "skipped" in r:
+        return "skipped"
+    if "failed" in r:
+        return "FAILED"
+    v = r.get(field)
+    return "-" if v is None else fmt.format(v)
+
+
+def bad(r):
+    if r is None or "ops" not in r:
+        return ""
+    n = r["errors"] + r["timeouts"] + r["connection_losses"]
+    return f"{n} ERR" if n else "0"
+
+
+def line(label, z, q):
+    ratio = "-"
+    if z and q and z.get("ops_per_s") and q.get("ops_per_s") is not None:
+        ratio = f"{q['ops_per_s'] / z['ops_per_s']:.2f}"
+    at = lambda r: "-" if not r or "conns" not in r else f"{r['conns']}x{r['depth']}"
+    print(
+        f"| {label} | {cell(z, 'ops_per_s')} | {cell(q, 'ops_per_s')} | {ratio} "
+        f"| {cell(z, 'p50_ms', '{:.2f}')} / {cell(z, 'p99_ms', '{:.2f}')} "
+        f"| {cell(q, 'p50_ms', '{:.2f}')} / {cell(q, 'p99_ms', '{:.2f}')} "
+        f"| {at(z)} / {at(q)} | {cell(z, 'loadgen_cpu_pct')} / {cell(q, 'loadgen_cpu_pct')} "
+        f"| {bad(z)} / {bad(q)} |"
+    )
+
+
+header = ("| workload | ZooKeeper ops/s | quorumd ops/s | quorumd/ZK | ZK p50/p99 ms "
+          "| quorumd p50/p99 ms | peak at conns x depth (ZK / qd) | gen CPU % (ZK / qd) "
+          "| errors (ZK / qd) |")
+for nodes in sorted({k[0] for k in peak}, reverse=True):
+    print(f"\n### {nodes} node{'s' if nodes > 1 else ''} (peak over the sweep)\n")
+    print(header)
+    print("|" + "---|" * 9)
+    workloads = []
+    for (n, wl, _), _r in peak.items():
+        if n == nodes and wl not in workloads:
+            workloads.append(wl)
+    for wl in workloads:
+        line(wl, peak.get((nodes, wl, "zookeeper")), peak.get((nodes, wl, "quorumd")))
+    if (nodes, "zookeeper") in low or (nodes, "quorumd") in low:
+        line("set, 1 conn, depth 1", low.get((nodes, "zookeeper")), low.get((nodes, "quorumd")))
+EOF
