@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit sim-check clean
+.PHONY: run test lint typecheck imports unit paxos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,8 +29,12 @@ imports: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Everything CI checks, in order: style, types, layering, then the tests.
-test: lint typecheck imports unit
+# The integration suites (real processes, kazoo, failover, locks) again on Multi-Paxos.
+paxos: $(STAMP)
+	QUORUMD_CONSENSUS=paxos $(BIN)/python -m pytest -q -m integration tests/server tests/client
+
+# Everything CI checks, in order: style, types, layering, then the tests (both engines).
+test: lint typecheck imports unit paxos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -13,27 +13,21 @@ def main() -> None:
     """quorumd: a distributed coordination service (ZooKeeper protocol, Raft/Paxos)."""
 
 
+# Subcommands register last, after `main` exists.
+from quorumd.cli.bench import bench as _bench  # noqa: E402
 from quorumd.cli.check_data import check_data as _check_data  # noqa: E402
-from quorumd.cli.cluster import cluster as _cluster  # noqa: E402
-from quorumd.cli.serve import serve as _serve  # noqa: E402
-from quorumd.cli.status import status as _status  # noqa: E402
-
-main.add_command(_check_data)
-main.add_command(_serve)
-main.add_command(_cluster)
-main.add_command(_status)
-# client-side commands (quorumd.client): get/set/create/delete/ls/stat/watch, lock, run-elected
 from quorumd.cli.client_cmds import CLIENT_COMMANDS as _CLIENT_COMMANDS  # noqa: E402
+from quorumd.cli.cluster import cluster as _cluster  # noqa: E402
 from quorumd.cli.lock import lock as _lock  # noqa: E402
 from quorumd.cli.run_elected import run_elected as _run_elected  # noqa: E402
+from quorumd.cli.serve import serve as _serve  # noqa: E402
+from quorumd.cli.sim import sim as _sim  # noqa: E402
+from quorumd.cli.status import status as _status  # noqa: E402
 
-for _cmd in (*_CLIENT_COMMANDS, _lock, _run_elected):
+for _cmd in (_serve, _cluster, _status, *_CLIENT_COMMANDS, _lock, _run_elected, _sim,
+             _check_data, _bench):
     main.add_command(_cmd)
 
-# load generator (quorumd.loadgen): quorumd bench
-from quorumd.cli.bench import bench as _bench  # noqa: E402
-
-main.add_command(_bench)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
