@@ -113,6 +113,10 @@ class Ready:
     3. call `engine.advance(ready)`;
     4. apply `committed_entries` in order, then answer `read_states` whose index is
        applied.
+
+    Committed entries are durable on a quorum that includes this node before they
+    appear here, so a runtime may apply them as soon as it has the Ready, while step 2
+    runs (when there is no snapshot to install first).
     """
 
     hard_state: HardState | None = None
