@@ -143,7 +143,7 @@ def _run_many(base: SimConfig, count: int, workers: int) -> tuple[list[RunResult
 @click.option(
     "--max-batch", type=int, default=None, help="entries per append (default: drawn from the seed)"
 )
-def sim(  # noqa: PLR0917 - click passes every option positionally by name
+def sim(
     engine: str,
     nodes: int,
     count: int,

@@ -53,7 +53,7 @@ def engine_spec(name: str) -> EngineSpec:
 
 
 def _load_raft() -> EngineSpec:
-    from quorumd.consensus.raft import FAULTS, Raft, RaftConfig  # noqa: PLC0415 - lazy on purpose
+    from quorumd.consensus.raft import FAULTS, Raft, RaftConfig
 
     def build(p: EngineParams, prng: Prng, restored: Restored) -> Engine:
         config = RaftConfig(
