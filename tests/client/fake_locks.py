@@ -1,16 +1,17 @@
 """Lock semantics of docs/design/locks.md for the fake server: FIFO, shared/exclusive,
-tokens = the zxid of the granting step, LockGranted notifications, lock-delay ignored."""
+tokens = the zxid of the granting step, LockGranted notifications, lock-delay ignored.
+It speaks the real extension records of quorumd.wire.locks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-import fake_lock_wire as lw
 from fake_zk import FakeConn, FakeState
 
 from quorumd.errors import BadArguments, NodeExists, NoNode, ZKError
 from quorumd.wire import Request
+from quorumd.wire import locks as w
 
 
 @dataclass
@@ -22,11 +23,10 @@ class LockState:
 
 
 class FakeLocks:
-    def __init__(self, state: FakeState, wire: Any = lw) -> None:
+    def __init__(self, state: FakeState) -> None:
         self.state = state
-        self.wire = wire
         self.locks: dict[str, LockState] = {}
-        state.extensions = dict(wire.LOCK_EXTENSIONS)
+        state.extensions = dict(w.LOCK_EXTENSIONS)
         state.ext_handler = self
 
     def _grant(self, path: str) -> list[int]:
@@ -47,12 +47,11 @@ class FakeLocks:
     def _notify(self, path: str, sids: list[int], skip: int = 0) -> None:
         for conn in self.state.conns:
             if conn.session_id in sids and conn.session_id != skip:
-                conn.send(conn.conn.notification(self.wire.LOCK_GRANTED, path=path))
+                conn.send(conn.conn.notification(w.LOCK_GRANTED, path=path))
 
     def execute(self, conn: FakeConn, req: Request) -> tuple[int, Any]:
         r: Any = req.record
         sid = conn.session_id
-        w = self.wire
         self.state.zxid += 1
         try:
             if req.opcode == w.LOCK_ACQUIRE:
@@ -77,7 +76,8 @@ class FakeLocks:
                 return 0, w.CheckSequencerResponse(valid, lock.token)
             if req.opcode == w.LOCK_INFO:
                 lock = self.locks.get(r.path, LockState())
-                return 0, w.LockInfoResponse(lock.mode, lock.token, tuple(lock.holders),
+                mode = lock.mode if lock.holders else w.LOCK_FREE
+                return 0, w.LockInfoResponse(mode, lock.token, tuple(lock.holders),
                                              tuple(s for s, _ in lock.waiters))
         except ZKError as exc:
             return exc.code, None

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
-import fake_lock_wire
 import pytest
 from fake_locks import FakeLocks
 from fake_zk import FakeNode, FakeState
 
-import quorumd.client._locks as client_locks
 from quorumd.client import Client, LockMode, Sequencer, SessionState
-
-
-@pytest.fixture(autouse=True)
-def lock_wire(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The real quorumd.wire.locks once it exists, the design-doc stand-in until then."""
-    if importlib.util.find_spec("quorumd.wire.locks") is not None:
-        return importlib.import_module("quorumd.wire.locks")
-    monkeypatch.setattr(client_locks, "WIRE_LOCKS_OVERRIDE", fake_lock_wire)
-    return fake_lock_wire
 
 
 @asynccontextmanager
 async def setup(n_clients: int, n_nodes: int = 1, timeout_ms: int = 6000
                 ) -> AsyncIterator[tuple[list[Client], list[FakeNode], FakeLocks]]:
     state = FakeState()
-    locks = FakeLocks(state, client_locks._wire_locks())
+    locks = FakeLocks(state)
     nodes = [await FakeNode(state).start() for _ in range(n_nodes)]
     hosts = ",".join(n.host for n in nodes)
     clients = [Client(hosts, session_timeout_ms=timeout_ms) for _ in range(n_clients)]
@@ -176,5 +163,34 @@ def test_session_loss_drops_the_lock() -> None:
             await until(lambda: clients[0].state is SessionState.CONNECTED)
             await lock.release()  # a no-op: the lost session released it already
             assert locks.locks["/lost"].holders == [clients[1].session_id]
+
+    run(body)
+
+
+def test_acquire_right_after_a_timed_out_wait_is_not_dequeued_by_its_release() -> None:
+    """The timed-out wait's release is sent in the background; an acquire of the same
+    path started at once must not be overtaken by it (it would dequeue the new wait)."""
+
+    async def body() -> None:
+        async with setup(2) as (clients, _, locks):
+            holder = await clients[0].try_lock("/again")
+            assert holder is not None
+            gave_up = asyncio.Event()
+
+            async def give_up_then_wait_again() -> Sequencer:
+                with pytest.raises(TimeoutError):
+                    await clients[1].lock("/again", timeout=0.1).acquire()
+                gave_up.set()
+                return await clients[1].lock("/again").acquire()  # no yield in between
+
+            retry = asyncio.create_task(give_up_then_wait_again())
+            await asyncio.wait_for(gave_up.wait(), 5)
+            await until(lambda: [s for s, _ in locks.locks["/again"].waiters]
+                        == [clients[1].session_id])
+            await asyncio.sleep(0.05)  # time for a stray release to land
+            await holder.release()
+            seq = await asyncio.wait_for(retry, 5)
+            assert locks.locks["/again"].holders == [clients[1].session_id]
+            assert seq.token == locks.locks["/again"].token
 
     run(body)

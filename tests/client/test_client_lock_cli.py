@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import sys
 import threading
 import time
@@ -11,13 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fake_lock_wire
 import pytest
 from click.testing import CliRunner
 from fake_locks import FakeLocks
 from fake_zk import FakeNode, FakeState
 
-import quorumd.client._locks as client_locks
 from quorumd.cli.main import main as cli
 from quorumd.client import SyncClient
 
@@ -25,12 +22,12 @@ from quorumd.client import SyncClient
 class ThreadedFake:
     """A FakeNode with lock support on its own loop and thread."""
 
-    def __init__(self, wire: Any) -> None:
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.state = FakeState()
-        self.locks = FakeLocks(self.state, wire)
+        self.locks = FakeLocks(self.state)
         self.node: FakeNode = self.call(FakeNode(self.state).start())
 
     def call(self, coro: Any) -> Any:
@@ -50,10 +47,8 @@ class ThreadedFake:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadedFake]:
-    if importlib.util.find_spec("quorumd.wire.locks") is None:
-        monkeypatch.setattr(client_locks, "WIRE_LOCKS_OVERRIDE", fake_lock_wire)
-    f = ThreadedFake(client_locks._wire_locks())
+def fake() -> Iterator[ThreadedFake]:
+    f = ThreadedFake()
     try:
         yield f
     finally:
@@ -105,3 +100,13 @@ def test_lock_command_stops_the_command_when_the_session_is_lost(
     t.join(15)
     assert expired and started.exists()
     assert r.exit_code == 70, r.output
+
+
+def test_lock_command_refuses_a_grace_not_below_the_lock_delay(fake: ThreadedFake) -> None:
+    """The safety argument needs CMD dead (grace) before the lock-delay lets the next
+    holder in after an expiry."""
+    tail = ["--hosts", fake.node.host, "--", sys.executable, "-c", "pass"]
+    r = CliRunner().invoke(cli, ["lock", "/g", "--grace", "10", *tail])
+    assert r.exit_code == 2 and "lock-delay" in r.output
+    r = CliRunner().invoke(cli, ["lock", "/g", "--grace", "10", "--lock-delay-ms", "20000", *tail])
+    assert r.exit_code == 0, r.output

@@ -10,6 +10,12 @@ If the session is lost (the servers expired it, or no server answered for a whol
 session timeout), the lock is gone and someone else may hold it: CMD is stopped
 (SIGTERM, then SIGKILL after --grace). CMD also dies if this process is killed
 (Linux: PR_SET_PDEATHSIG), so an orphan never keeps running without the lock.
+
+Why the next holder's CMD cannot overlap ours (T = session timeout, D = lock-delay):
+the servers cannot expire our session before `last_confirmed + T`, and after an
+expiry the lock is not granted again before expiry + D. The client declares the
+session LOST at `last_confirmed + T` by its own clock, and CMD is dead `--grace`
+later. Hence --grace must stay below D: the command refuses a larger one.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from quorumd.errors import ConnectionLoss
 
 __all__ = ["Child", "lock"]
 
+DEFAULT_LOCK_DELAY_MS = 10_000  # the servers' default (docs/design/locks.md)
+MAX_LOCK_DELAY_MS = 60_000  # the servers' cap
 EXIT_TIMEOUT = 75  # EX_TEMPFAIL
 EXIT_LOST = 70  # EX_SOFTWARE
 
@@ -86,9 +94,9 @@ class Child:
 
 async def _hold_and_run(
     client: Client, path: str, shared: bool, timeout: float | None, grace: float,
-    argv: Sequence[str],
+    argv: Sequence[str], lock_delay_ms: int = DEFAULT_LOCK_DELAY_MS,
 ) -> int:  # fmt: skip
-    lock = client.lock(path, shared=shared, timeout=timeout)
+    lock = client.lock(path, shared=shared, timeout=timeout, lock_delay_ms=lock_delay_ms)
     try:
         seq = await lock.acquire()
     except TimeoutError:
@@ -136,10 +144,19 @@ async def _hold_and_run(
 @click.option("--grace", type=float, default=5.0, show_default=True,
               help="Seconds between SIGTERM and SIGKILL when the lock is lost.")
 @click.option("--session-timeout-ms", type=int, default=10_000, show_default=True)
+@click.option("--lock-delay-ms", type=click.IntRange(0, MAX_LOCK_DELAY_MS),
+              default=DEFAULT_LOCK_DELAY_MS, show_default=True,
+              help="How long the lock stays unusable if our session expires; > --grace.")
 @hosts_option
 def lock(path: str, command: tuple[str, ...], shared: bool, timeout: float | None,
-         grace: float, session_timeout_ms: int, hosts: str) -> None:  # fmt: skip
+         grace: float, session_timeout_ms: int, lock_delay_ms: int,
+         hosts: str) -> None:  # fmt: skip
     """Run COMMAND while holding the lock PATH (use `--` before COMMAND)."""
+    if grace * 1000 >= lock_delay_ms:
+        raise click.UsageError(
+            f"--grace {grace}s is not below the lock-delay ({lock_delay_ms} ms): if our "
+            "session expired, the next holder could start while the command still runs"
+        )
 
     async def main() -> int:
         client = connect(hosts, session_timeout_ms=session_timeout_ms)
@@ -149,7 +166,8 @@ def lock(path: str, command: tuple[str, ...], shared: bool, timeout: float | Non
             click.echo(f"quorumd lock: cannot reach any server of {hosts}", err=True)
             return 2
         try:
-            return await _hold_and_run(client, path, shared, timeout, grace, command)
+            return await _hold_and_run(client, path, shared, timeout, grace, command,
+                                       lock_delay_ms)  # fmt: skip
         finally:
             await client.close()
 

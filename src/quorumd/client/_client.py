@@ -424,5 +424,6 @@ class Client:
         return await Lock.check(self._session, sequencer)
 
     async def lock_info(self, path: str) -> tuple[int, int, list[int], list[int]]:
-        """(mode, token, holder session ids, waiter session ids) of a lock."""
+        """(mode, token, holder session ids, waiter session ids) of a lock; mode is -1
+        when nobody holds it, and token is this session's own when it is a holder."""
         return await Lock.info(self._session, path)

@@ -15,7 +15,9 @@ Theory of operation (docs/design/locks.md; Chubby §2.4):
 4. An acquire whose reply was lost (ConnectionLoss) is sent again: the server answers
    BADARGUMENTS if the first one had arrived, and lockInfo says where we stand.
 5. Giving up (timeout, cancellation) sends lockRelease, which also dequeues a waiter;
-   if the grant raced ahead of it, the release frees the lock again.
+   if the grant raced ahead of it, the release frees the lock again. A new acquire of
+   the same path waits for that release to be answered: sent after the acquire, it
+   would silently dequeue the new wait.
 6. When the session is LOST every lock of it is gone: `Lock.held` turns False and
    `wait_lost()` returns. A holder must stop using the resource before that can
    happen; the fencing token makes late writes rejectable if it does not.
@@ -25,11 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import importlib
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,35 +37,17 @@ from quorumd.client._session import Session
 from quorumd.client._states import SessionState, StateChange
 from quorumd.errors import BadArguments, ConnectionLoss, NodeExists, NoNode, SessionExpired
 from quorumd.wire import Notification, RecordType
+from quorumd.wire import locks as wl
+from quorumd.wire.locks import LockMode
 
 __all__ = ["Lock", "LockMode", "Sequencer", "lock_extensions"]
 
 log = logging.getLogger("quorumd.client")
 
 
-#: Tests may point this at a module with the same names while quorumd.wire.locks is
-#: absent (it is written concurrently with this client).
-WIRE_LOCKS_OVERRIDE: Any = None
-
-
-def _wire_locks() -> Any:
-    """quorumd.wire.locks (LOCK_EXTENSIONS, LOCK_GRANTED, the opcodes and records)."""
-    if WIRE_LOCKS_OVERRIDE is not None:
-        return WIRE_LOCKS_OVERRIDE
-    try:
-        return importlib.import_module("quorumd.wire.locks")
-    except ModuleNotFoundError:
-        return None
-
-
 def lock_extensions() -> Mapping[int, tuple[RecordType | None, RecordType | None]]:
-    mod = _wire_locks()
-    return {} if mod is None else dict(mod.LOCK_EXTENSIONS)
-
-
-class LockMode(enum.IntEnum):
-    EXCLUSIVE = 0
-    SHARED = 1
+    """The extension records the client's connection must know (opcodes 200-203)."""
+    return wl.LOCK_EXTENSIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +65,18 @@ _RECHECK = "recheck"
 
 
 class _LockTable:
-    """Per-session: waiters by path, holders to notify when the session is lost."""
+    """Per-session: waiters by path, holders to notify when the session is lost, and
+    the releases still in flight for abandoned waits (rule 5)."""
 
     def __init__(self, session: Session) -> None:
         self.waiters: dict[str, asyncio.Future[str]] = {}
         self.holders: weakref.WeakSet[Lock] = weakref.WeakSet()
-        self.background: set[asyncio.Task[Any]] = set()
-        self._was_suspended = False
+        self.abandoning: dict[str, asyncio.Task[None]] = {}
         session.notification_hooks.append(self.on_notification)
         session.listeners.append(self.on_state)
 
     def on_notification(self, note: Notification) -> bool:
-        mod = _wire_locks()
-        if mod is None or note.event_type != mod.LOCK_GRANTED:
+        if note.event_type != wl.LOCK_GRANTED:
             return False
         fut = self.waiters.get(note.path)
         if fut is not None and not fut.done():
@@ -114,10 +95,22 @@ class _LockTable:
                 if not fut.done():
                     fut.set_result(_RECHECK)
 
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+    def abandon(self, path: str, release: Coroutine[Any, Any, None]) -> None:
+        """Run `release` in the background; a new acquire of `path` waits for it first,
+        or the release could arrive after that acquire and dequeue it."""
+        task = asyncio.ensure_future(release)
+        self.abandoning[path] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self.abandoning.get(path) is t:
+                del self.abandoning[path]
+
+        task.add_done_callback(done)
+
+    async def settled(self, path: str) -> None:
+        task = self.abandoning.get(path)
+        if task is not None:
+            await asyncio.shield(task)
 
 
 _TABLES: weakref.WeakKeyDictionary[Session, _LockTable] = weakref.WeakKeyDictionary()
@@ -145,7 +138,7 @@ class Lock:
         self.path = path
         self.mode = mode
         self.timeout = timeout
-        self.lock_delay_ms = -1 if lock_delay_ms is None else lock_delay_ms
+        self.lock_delay_ms = wl.DEFAULT_LOCK_DELAY if lock_delay_ms is None else lock_delay_ms
         self.sequencer: Sequencer | None = None
         self._session_id = 0
         self._lost = asyncio.Event()
@@ -175,9 +168,10 @@ class Lock:
         table.waiters[self.path] = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(limit):
+                await table.settled(self.path)
                 token = await self._acquire(table, wait=True)
         except BaseException:
-            table.spawn(self._abandon())
+            table.abandon(self.path, self._abandon())
             raise
         finally:
             table.waiters.pop(self.path, None)
@@ -187,6 +181,7 @@ class Lock:
     async def try_acquire(self) -> Sequencer | None:
         """The sequencer if the lock is free now; None (nothing queued) if busy."""
         table = _table(self._session)
+        await table.settled(self.path)
         try:
             token = await self._acquire(table, wait=False)
         except NodeExists:  # LockBusy travels as NODEEXISTS
@@ -203,13 +198,10 @@ class Lock:
         return self.sequencer
 
     async def _acquire(self, table: _LockTable, wait: bool) -> int | None:
-        mod = _wire_locks()
-        if mod is None:
-            raise ConnectionLoss("this client build has no lock extension records")
-        request = mod.LockAcquireRequest(self.path, int(self.mode), wait, self.lock_delay_ms)
+        request = wl.LockAcquireRequest(self.path, int(self.mode), wait, self.lock_delay_ms)
         while True:
             try:
-                reply: Any = await self._session.submit(mod.LOCK_ACQUIRE, request, self.path)
+                reply = await self._session.submit(wl.LOCK_ACQUIRE, request, self.path)
             except ConnectionLoss:
                 await self._session.wait_connected(self._session.negotiated_timeout_ms / 1000)
                 continue  # rule 4
@@ -220,21 +212,24 @@ class Lock:
                 if not waiting:
                     raise
             else:
-                if reply.status == 0:
-                    return int(reply.token)
+                assert isinstance(reply, wl.LockAcquireResponse), reply
+                if reply.status == wl.LockStatus.GRANTED:
+                    return reply.token
             if not wait:
                 return None
             return await self._wait_grant(table)
 
     async def _wait_grant(self, table: _LockTable) -> int:
         while True:
-            fut = table.waiters[self.path]
-            outcome = await fut
+            await table.waiters[self.path]
             table.waiters[self.path] = asyncio.get_running_loop().create_future()
             token, waiting = await self._where_am_i()
             if token is not None:
                 return token
-            if not waiting and outcome == _RECHECK:
+            if not waiting:
+                # Neither holder nor waiter after we were queued, yet the session
+                # lives (a lost session raises above): never wait on a wait that is
+                # gone; queue again.
                 log.warning("lock %s: our wait vanished; queueing again", self.path)
                 return await self._acquire(table, wait=True) or 0
 
@@ -258,13 +253,12 @@ class Lock:
             await self._send_release()
 
     async def _send_release(self) -> None:
-        mod = _wire_locks()
         for _ in range(3):
             if self._session.state in (SessionState.LOST, SessionState.CLOSED):
                 return
             try:
-                await self._session.submit(mod.LOCK_RELEASE, mod.LockReleaseRequest(self.path),
-                                           self.path)
+                await self._session.submit(wl.LOCK_RELEASE, wl.LockReleaseRequest(self.path),
+                                           self.path)  # fmt: skip
                 return
             except NoNode:
                 return
@@ -281,16 +275,16 @@ class Lock:
 
     @staticmethod
     async def check(session: Session, sequencer: Sequencer) -> bool:
-        mod = _wire_locks()
-        request = mod.CheckSequencerRequest(sequencer.path, int(sequencer.mode), sequencer.token)
-        reply: Any = await session.submit(mod.CHECK_SEQUENCER, request, sequencer.path)
-        return bool(reply.valid)
+        """Linearizable on the server: a yes means the sequencer was current at some
+        instant between the request and this reply."""
+        request = wl.CheckSequencerRequest(sequencer.path, int(sequencer.mode), sequencer.token)
+        reply = await session.submit(wl.CHECK_SEQUENCER, request, sequencer.path)
+        assert isinstance(reply, wl.CheckSequencerResponse), reply
+        return reply.valid
 
     @staticmethod
     async def info(session: Session, path: str) -> tuple[int, int, list[int], list[int]]:
-        mod = _wire_locks()
-        try:
-            reply: Any = await session.submit(mod.LOCK_INFO, mod.LockInfoRequest(path), path)
-        except NoNode:
-            return int(LockMode.EXCLUSIVE), 0, [], []
-        return int(reply.mode), int(reply.token), list(reply.holders), list(reply.waiters)
+        """(mode, token, holders, waiters); mode is -1 (LOCK_FREE) when nobody holds it."""
+        reply = await session.submit(wl.LOCK_INFO, wl.LockInfoRequest(path), path)
+        assert isinstance(reply, wl.LockInfoResponse), reply
+        return reply.mode, reply.token, list(reply.holders), list(reply.waiters)

@@ -445,6 +445,9 @@ class Session:
     async def _connect(self, host: tuple[str, int]) -> _Wire:
         loop = asyncio.get_running_loop()
         timeout = self.config.connect_timeout_s or max(1.0, self.read_timeout_s)
+        if self.state is SessionState.SUSPENDED:  # rule 5 must not wait for a hung connect
+            expiry = self.last_confirmed + self.negotiated_timeout_ms / 1000
+            timeout = min(timeout, max(0.01, expiry - loop.time()))
         wire = _Wire(self, self.config.extensions)
         async with asyncio.timeout(timeout):
             await loop.create_connection(lambda: wire, host[0], host[1])

@@ -151,12 +151,17 @@ class SyncClient:
         return SyncLock(self, self.client.lock(path, shared=shared, timeout=timeout,
                                                lock_delay_ms=lock_delay_ms))
 
-    def try_lock(self, path: str, *, shared: bool = False) -> SyncLock | None:
-        lock = self.lock(path, shared=shared)
+    def try_lock(self, path: str, *, shared: bool = False, lock_delay_ms: int | None = None
+                 ) -> SyncLock | None:  # fmt: skip
+        lock = self.lock(path, shared=shared, lock_delay_ms=lock_delay_ms)
         return lock if lock.try_acquire() is not None else None
 
     def check_sequencer(self, sequencer: Sequencer) -> bool:
         return self._run(self.client.check_sequencer(sequencer))
+
+    def lock_info(self, path: str) -> tuple[int, int, list[int], list[int]]:
+        """(mode, token, holder session ids, waiter session ids); mode -1 when free."""
+        return self._run(self.client.lock_info(path))
 
 
 class SyncTransaction:
