@@ -1,9 +1,12 @@
 """The client port: accepts ZooKeeper clients, fires watches, answers four-letter words.
 
-Any node accepts any client. A node that has had no leader for two election timeouts
-stops serving: it drops its client connections and refuses new ones, so clients move to
-a node on the majority side (ZooKeeper's followers do the same when they lose the
-leader). Serving resumes as soon as a leader is known.
+Any node accepts any client. A node answers pings only while it has heard from a leader
+within an election timeout, so an answered ping means the session is being renewed on
+the quorum (what `quorumd lock` and `run-elected` rely on). A node that has not heard
+from a leader for two election timeouts stops serving: it drops its client connections
+and refuses new ones, so clients move to a node on the majority side (ZooKeeper's
+followers do the same when they lose the leader). Serving resumes once it hears from
+a leader again.
 """
 
 from __future__ import annotations
@@ -112,24 +115,24 @@ class ClientServer:
             if conn is not None:
                 conn.session_gone()
 
+    def leader_recent(self) -> bool:
+        election_timeout_ms = self.cfg.election_timeout_ticks * self.cfg.tick_ms
+        return self.node.leader_contact_age_ms() <= election_timeout_ms
+
     async def _watch_leadership(self) -> None:
-        limit_s = 2 * self.cfg.election_timeout_ticks * self.cfg.tick_ms / 1000
-        leaderless_since: float | None = None
+        limit_ms = 2 * self.cfg.election_timeout_ticks * self.cfg.tick_ms
         while True:
             await asyncio.sleep(self.cfg.tick_ms / 1000)
-            if self.node.leader is not None:
-                leaderless_since = None
+            age_ms = self.node.leader_contact_age_ms()
+            if age_ms < limit_ms:
                 if not self.serving:
-                    log.info("node %d: leader %d known again, serving clients",
+                    log.info("node %d: hears from leader %s again, serving clients",
                              self.node.id, self.node.leader)
                 self.serving = True
-                continue
-            now = time.monotonic()
-            leaderless_since = leaderless_since or now
-            if self.serving and now - leaderless_since >= limit_s:
+            elif self.serving:
                 self.serving = False
-                log.warning("node %d: no leader for %.1fs, dropping %d client connections",
-                            self.node.id, now - leaderless_since, len(self.conns))
+                log.warning("node %d: no word from a leader for %d ms, dropping %d client "
+                            "connections", self.node.id, min(age_ms, 10**9), len(self.conns))
                 for conn in list(self.conns):
                     conn.close("this node lost its leader")
 

@@ -208,7 +208,10 @@ class ClientConn(asyncio.Protocol):
         self.node.touch_session(self.session_id)
         op = req.opcode
         if op == OpCode.PING:
-            self._write(self.wire.ping_reply(self.machine.last_zxid))
+            # An answered ping tells the client its session is alive on the quorum
+            # (Chubby's KeepAlive): only say so while this node hears from a leader.
+            if self.server.leader_recent():
+                self._write(self.wire.ping_reply(self.machine.last_zxid))
             return
         slot = _Slot(req.xid, op, req.record, time.perf_counter())
         if op in READS:

@@ -131,6 +131,7 @@ class Node:
         self._leader: int | None = None
         self._live_sessions: set[int] = set()
         self._ttl_in_flight = False
+        self._leader_contact_ms = -1  # last frame from the leader (monotonic ms)
         self._locks_in_flight = False
         self.fatal: asyncio.Future[BaseException] | None = None
         self.stopped = False
@@ -210,6 +211,8 @@ class Node:
 
     def _on_peer_frame(self, peer: int, frame: Any) -> None:
         assert self.engine is not None
+        if peer == self._leader:
+            self._leader_contact_ms = monotonic_ms()
         try:
             kind = frame[0]
             if kind == "r":
@@ -592,6 +595,16 @@ class Node:
     @property
     def leader(self) -> int | None:
         return self._leader
+
+    def leader_contact_age_ms(self) -> int:
+        """How long ago this node last heard from a leader: 0 on the leader itself
+        (check-quorum makes it step down when it cannot reach a majority), a large
+        number when no leader is known."""
+        if self._role == Role.LEADER:
+            return 0
+        if self._leader is None or self._leader_contact_ms < 0:
+            return 1 << 62
+        return monotonic_ms() - self._leader_contact_ms
 
     @property
     def applied_index(self) -> int:
