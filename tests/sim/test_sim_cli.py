@@ -36,3 +36,22 @@ def test_unknown_fault_model_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["sim", "--faults", "meteor"])
     assert result.exit_code == 2
     assert "unknown fault models" in result.output
+
+
+def test_compare_prints_both_engines_for_every_fault_model() -> None:
+    args = ["sim", "--compare", "raft,paxos", "--seeds", "2", "--seed", "3", "--workers", "1",
+            "--fault-ticks", "120", "--heal-ticks", "300", "--nodes", "3"]
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "raft" in line or "paxos" in line]
+    for model in ("partition", "crash", "loss", "pause", "all"):
+        cells = [r for r in rows if f" {model} " in r]
+        assert any("raft" in r for r in cells) and any("paxos" in r for r in cells), model
+        for r in cells:
+            assert r.split("│")[3].strip() == "0"  # violations column
+
+
+def test_compare_rejects_unknown_engines() -> None:
+    result = CliRunner().invoke(main, ["sim", "--compare", "raft,zab", "--seeds", "2"])
+    assert result.exit_code == 2
+    assert "unknown engines ['zab']" in result.output

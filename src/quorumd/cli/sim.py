@@ -19,7 +19,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import click
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
 
 from quorumd.sim import ALL_FAULTS, RunResult, SimConfig, Simulation, engine_names, run_seed
 from quorumd.sim.config import CORRECTNESS, CRASH, LIVENESS, OK
@@ -122,6 +124,49 @@ def _run_many(base: SimConfig, count: int, workers: int) -> tuple[list[RunResult
     return results, time.monotonic() - started
 
 
+_COMPARE_MODELS = ("partition", "crash", "loss", "pause", "all")
+
+
+def _compare(engines: list[str], base: SimConfig, count: int, workers: int) -> int:
+    """Each fault model, each engine, the same seeds: a side-by-side table."""
+    table = Table(title=f"{count} seeds per cell, {base.nodes} nodes, seeds {base.seed}..")
+    for col in ("faults", "engine", "violations", "elect p50/p99 (ticks)",
+                "op latency p50/p99 (ticks)", f"ops within {base.op_bound_ticks} ticks",
+                "leader within 10 ET", "lin. ok/unknown"):
+        table.add_column(col, justify="right")
+    worst = OK
+    for model in _COMPARE_MODELS:
+        faults = ALL_FAULTS if model == "all" else frozenset({model})
+        for engine in engines:
+            cfg = dataclasses.replace(base, engine=engine, faults=faults)
+            results, _ = _run_many(cfg, count, workers)
+            worst = max(worst, _exit_code(results), key=lambda c: (c == CORRECTNESS, c))
+            table.add_row(model, engine, *_compare_row(results, base))
+    Console().print(table)
+    return worst
+
+
+def _compare_row(results: Sequence[RunResult], base: SimConfig) -> list[str]:
+    bad = sum(1 for r in results if r.outcome in ("violation", "nonlinearizable"))
+    elections = [t for r in results for t in r.election_ticks] or [0]
+    latencies = [t for r in results for t in r.op_latency_ticks] or [0]
+    issued = sum(r.ops_issued for r in results) or 1
+    bounded = sum(r.ops_within_bound for r in results)
+    et = 10 * base.election_timeout_ticks
+    leaders = sum(1 for r in results if r.first_leader_tick is not None
+                  and r.first_leader_tick <= et)
+    ok = sum(1 for r in results if r.verdict == "ok")
+    unknown = sum(1 for r in results if r.verdict == "unknown")
+    return [
+        str(bad),
+        f"{statistics.median(elections):.0f} / {_percentile(elections, 0.99):.0f}",
+        f"{statistics.median(latencies):.0f} / {_percentile(latencies, 0.99):.0f}",
+        f"{100 * bounded / issued:.1f}%",
+        f"{100 * leaders / len(results):.1f}%",
+        f"{ok}/{unknown}",
+    ]
+
+
 @click.command("sim")
 @click.option("--engine", default="raft", show_default=True, help="consensus engine registry name")
 @click.option("--nodes", default=5, show_default=True)
@@ -143,6 +188,8 @@ def _run_many(base: SimConfig, count: int, workers: int) -> tuple[list[RunResult
 @click.option(
     "--max-batch", type=int, default=None, help="entries per append (default: drawn from the seed)"
 )
+@click.option("--compare", default=None,
+              help="engines to compare side by side over each fault model, e.g. raft,paxos")
 def sim(
     engine: str,
     nodes: int,
@@ -157,6 +204,7 @@ def sim(
     fault_ticks: int,
     heal_ticks: int,
     max_batch: int | None,
+    compare: str | None,
 ) -> None:
     """Run the deterministic simulator: safety, linearizability and liveness per seed."""
     if engine not in engine_names():
@@ -177,6 +225,14 @@ def sim(
         storage=storage,
         max_batch=max_batch,
     )
+    if compare is not None:
+        engines = [e for e in compare.split(",") if e]
+        unknown = sorted(set(engines) - set(engine_names()))
+        if unknown:
+            raise click.BadParameter(f"unknown engines {unknown}", param_hint="compare")
+        click.echo(base.describe().replace(f"engine={engine}", f"compare={compare}"))
+        code = _compare(engines, base, count, workers or os.cpu_count() or 1)
+        click.get_current_context().exit(code)
     if count == 1:
         simulation = Simulation(base, click.echo if trace else None)
         click.echo(simulation.describe())

@@ -84,5 +84,6 @@ class RunResult:
     ops_issued: int = 0
     ops_within_bound: int = 0
     ops_unknown: int = 0
+    op_latency_ticks: tuple[int, ...] = ()  # each completed client op, call to return
     history_size: int = 0
     stats: dict[str, int] = field(default_factory=dict)

@@ -428,6 +428,7 @@ class Simulation:
             ops_issued=w.issued,
             ops_within_bound=sum(1 for lat in w.latencies if lat <= bound),
             ops_unknown=w.unknown,
+            op_latency_ticks=tuple(w.latencies),
             history_size=len(w.history),
             stats=dict(self.net.stats),
         )
