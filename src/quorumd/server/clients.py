@@ -91,7 +91,7 @@ class ClientServer:
         self.watches.remove_all(conn)
 
     def _on_apply(self, txn: m.Txn, applied: m.Applied, mine: bool) -> None:
-        if applied.events and self.watches.count:
+        if applied.events and self.watches.watcher_count:
             machine = self.node.machine
             read = int(m.Perms.READ)
 
