@@ -75,6 +75,7 @@ def server(tmp_path: Path) -> Iterator[str]:
 def _bench(hosts: str, *args: str) -> tuple[int, dict[str, object]]:
     cmd = [sys.executable, "-m", "quorumd", "bench", "--hosts", hosts, "--json", *args]
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip(), done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
     return done.returncode, json.loads(last)
 

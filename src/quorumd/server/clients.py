@@ -1,9 +1,10 @@
 """The client port: accepts ZooKeeper clients, fires watches, answers four-letter words.
 
 Any node accepts any client. A node answers pings only while it has heard from a leader
-within an election timeout, so an answered ping means the session is being renewed on
-the quorum (what `quorumd lock` and `run-elected` rely on). A node that has not heard
-from a leader for two election timeouts stops serving: it drops its client connections
+within the longest election timeout (2 x `election_timeout_ticks`), so an answered ping
+means the session is being renewed on the quorum (what `quorumd lock` and `run-elected`
+rely on). A node that has not heard from a leader for twice that stops serving (it
+might be on the minority side of a partition): it drops its client connections
 and refuses new ones, so clients move to a node on the majority side (ZooKeeper's
 followers do the same when they lose the leader). Serving resumes once it hears from
 a leader again.
@@ -116,11 +117,12 @@ class ClientServer:
                 conn.session_gone()
 
     def leader_recent(self) -> bool:
+        """Heard from a leader within the longest (randomized) election timeout."""
         election_timeout_ms = self.cfg.election_timeout_ticks * self.cfg.tick_ms
-        return self.node.leader_contact_age_ms() <= election_timeout_ms
+        return self.node.leader_contact_age_ms() <= 2 * election_timeout_ms
 
     async def _watch_leadership(self) -> None:
-        limit_ms = 2 * self.cfg.election_timeout_ticks * self.cfg.tick_ms
+        limit_ms = 4 * self.cfg.election_timeout_ticks * self.cfg.tick_ms
         while True:
             await asyncio.sleep(self.cfg.tick_ms / 1000)
             age_ms = self.node.leader_contact_age_ms()
@@ -132,7 +134,7 @@ class ClientServer:
             elif self.serving:
                 self.serving = False
                 log.warning("node %d: no word from a leader for %d ms, dropping %d client "
-                            "connections", self.node.id, min(age_ms, 10**9), len(self.conns))
+                            "connections", self.node.id, age_ms, len(self.conns))
                 for conn in list(self.conns):
                     conn.close("this node lost its leader")
 

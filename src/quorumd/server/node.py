@@ -133,7 +133,7 @@ class Node:
         self._leader: int | None = None
         self._live_sessions: set[int] = set()
         self._ttl_in_flight = False
-        self._leader_contact_ms = -1  # last frame from the leader (monotonic ms)
+        self._leader_contact_ms = monotonic_ms()  # last frame from a leader, or start
         self._durable_hs: HardState | None = None  # term/vote last handed to the disk
         self._locks_in_flight = False
         self.fatal: asyncio.Future[BaseException] | None = None
@@ -623,13 +623,11 @@ class Node:
         return self._leader
 
     def leader_contact_age_ms(self) -> int:
-        """How long ago this node last heard from a leader: 0 on the leader itself
-        (check-quorum makes it step down when it cannot reach a majority), a large
-        number when no leader is known."""
+        """How long ago this node last heard from a leader (or started, if it never
+        has): 0 on the leader itself (check-quorum makes it step down when it cannot
+        reach a majority)."""
         if self._role == Role.LEADER:
             return 0
-        if self._leader is None or self._leader_contact_ms < 0:
-            return 1 << 62
         return monotonic_ms() - self._leader_contact_ms
 
     @property
