@@ -21,6 +21,7 @@ import msgpack
 from quorumd.errors import ProtocolError
 from quorumd.machine.ops import (
     ACL,
+    OPEN_ACL_UNSAFE,
     AcquireLock,
     AddAuth,
     Check,
@@ -47,7 +48,12 @@ _I64 = 1 << 63
 _I32 = 1 << 31
 
 
-def _acl_out(acl: tuple[ACL, ...]) -> list[list[object]]:
+_OPEN = 0  # the encoding of OPEN_ACL_UNSAFE, which nearly every create carries
+
+
+def _acl_out(acl: tuple[ACL, ...]) -> list[list[object]] | int:
+    if acl == OPEN_ACL_UNSAFE:
+        return _OPEN
     return [[a.perms, a.scheme, a.id] for a in acl]
 
 
@@ -122,6 +128,8 @@ def _list(value: object, length: int | None = None) -> list[Any]:
 
 
 def _acl_in(value: object) -> tuple[ACL, ...]:
+    if value == _OPEN and type(value) is int:
+        return OPEN_ACL_UNSAFE
     out = []
     for item in _list(value):
         perms, scheme, ident = _list(item, 3)

@@ -11,6 +11,7 @@ from quorumd import machine as m
 from quorumd import wire as w
 from quorumd.errors import BadArguments, ZKError
 from quorumd.wire.constants import OpCode
+from quorumd.wire.records import OPEN_ACL
 
 WRITE_OPCODES = frozenset(
     {
@@ -28,6 +29,8 @@ WRITE_OPCODES = frozenset(
 
 
 def acl_in(acl: tuple[w.ACL, ...]) -> tuple[m.ACL, ...]:
+    if acl is OPEN_ACL:  # the decoder's shared tuple for the common case
+        return m.OPEN_ACL_UNSAFE
     return tuple(m.ACL(a.perms, a.id.scheme, a.id.id) for a in acl)
 
 

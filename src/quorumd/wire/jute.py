@@ -62,6 +62,11 @@ class Reader:
     def remaining(self) -> int:
         return self.end - self.pos
 
+    def startswith(self, prefix: bytes) -> bool:
+        """Whether the unread bytes begin with `prefix` (nothing is consumed)."""
+        end = self.pos + len(prefix)
+        return end <= self.end and self._buf[self.pos : end] == prefix
+
     def _truncated(self, n: int) -> MalformedFrame:
         return MalformedFrame(
             f"truncated: need {n} bytes at offset {self.pos}, frame ends at {self.end}"

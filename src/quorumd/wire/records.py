@@ -100,7 +100,25 @@ def write_acls(w: Writer, acls: tuple[ACL, ...]) -> None:
         acl.encode(w)
 
 
+#: ZooDefs.Ids.OPEN_ACL_UNSAFE: world:anyone with every permission.
+OPEN_ACL: tuple[ACL, ...] = (ACL(31, Id("world", "anyone")),)
+
+
+def _encoded_open_acl() -> bytes:
+    w = Writer()
+    write_acls(w, OPEN_ACL)
+    return bytes(w.buf)
+
+
+_OPEN_ACL_BYTES = _encoded_open_acl()
+
+
 def read_acls(r: Reader) -> tuple[ACL, ...]:
+    # Nearly every create carries OPEN_ACL_UNSAFE (world:anyone, all perms): recognise its
+    # exact bytes and hand back one shared tuple instead of decoding it every time.
+    if r.startswith(_OPEN_ACL_BYTES):
+        r.pos += len(_OPEN_ACL_BYTES)
+        return OPEN_ACL
     return r.read_vector(ACL.decode, ACL_MIN_SIZE)
 
 
