@@ -14,6 +14,7 @@ import dataclasses
 import multiprocessing
 import os
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -142,7 +143,8 @@ def _compare(engines: list[str], base: SimConfig, count: int, workers: int) -> i
             results, _ = _run_many(cfg, count, workers)
             worst = max(worst, _exit_code(results), key=lambda c: (c == CORRECTNESS, c))
             table.add_row(model, engine, *_compare_row(results, base))
-    Console().print(table)
+    # a file or a pipe gets the whole table, not one squeezed to 80 columns
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
     return worst
 
 
