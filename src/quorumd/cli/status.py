@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import click
 from rich.console import Console
@@ -82,4 +83,5 @@ def status_table(hosts: list[tuple[str, int]]) -> Table:
               help="HOST:PORT,... client addresses of the nodes.")
 def status(hosts: str) -> None:
     """Print a table of the nodes: role, term, commit, applied, lag, sessions, ..."""
-    Console().print(status_table(parse_hosts(hosts)))
+    # piped output gets the whole table, not one squeezed to 80 columns
+    Console(width=None if sys.stdout.isatty() else 140).print(status_table(parse_hosts(hosts)))
