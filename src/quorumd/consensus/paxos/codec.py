@@ -9,11 +9,10 @@ instead of misread. Decoding trusts nothing: malformed input raises `ProtocolErr
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 from quorumd._types import LogIndex, NodeId, Term
-from quorumd.consensus.engine import ClusterConfig, Entry, EntryKind, Snapshot, SnapshotMeta
+from quorumd.consensus.engine import Snapshot
 from quorumd.consensus.paxos.messages import (
     Accept,
     Accepted,
@@ -28,9 +27,17 @@ from quorumd.consensus.paxos.messages import (
     SnapshotAck,
     TimeoutNow,
 )
+from quorumd.consensus.plain import (
+    decode_entries,
+    decode_snapshot,
+    encode_entry,
+    encode_snapshot,
+    to_bytes,
+    to_flag,
+    to_int,
+    to_list,
+)
 from quorumd.errors import ProtocolError, UsageError
-
-_MAX_INT = (1 << 64) - 1
 
 _TAGS: dict[type[Message], int] = {
     Prepare: 101,
@@ -47,15 +54,10 @@ _TAGS: dict[type[Message], int] = {
 }
 
 
-def _entry(e: Entry) -> list[object]:
-    return [e.term, e.index, int(e.kind), e.data]
 
 
 def _snapshot(s: Snapshot | None) -> list[object] | None:
-    if s is None:
-        return None
-    meta = s.meta
-    return [meta.index, meta.term, list(meta.config.voters), list(meta.config.learners), s.data]
+    return None if s is None else encode_snapshot(s)
 
 
 def _fields(m: Message) -> list[object]:
@@ -68,11 +70,11 @@ def _fields(m: Message) -> list[object]:
             m.commit,
             m.last_index,
             m.last_ballot,
-            [_entry(e) for e in m.entries],
+            [encode_entry(e) for e in m.entries],
             _snapshot(m.snapshot),
         ]
     if isinstance(m, Accept):
-        return [m.prev_index, m.prev_ballot, [_entry(e) for e in m.entries], m.commit]
+        return [m.prev_index, m.prev_ballot, [encode_entry(e) for e in m.entries], m.commit]
     if isinstance(m, Accepted):
         return [int(m.success), m.index, m.hint]
     if isinstance(m, Heartbeat):
@@ -102,68 +104,37 @@ def encode_message(msg: object) -> list[object]:
 # ---- decoding ----
 
 
-def _int(obj: object) -> int:
-    if type(obj) is not int or not 0 <= obj <= _MAX_INT:
-        raise ProtocolError(f"expected a non-negative int, got {obj!r:.60}")
-    return obj
 
 
-def _flag(obj: object) -> bool:
-    if type(obj) is not int or obj not in (0, 1):
-        raise ProtocolError(f"expected 0 or 1, got {obj!r:.60}")
-    return obj == 1
 
 
-def _bytes(obj: object) -> bytes:
-    if not isinstance(obj, bytes):
-        raise ProtocolError(f"expected bytes, got {type(obj).__name__}")
-    return obj
 
 
-def _list(obj: object, length: int | None = None) -> list[object]:
-    if not isinstance(obj, list | tuple):
-        raise ProtocolError(f"expected a list, got {type(obj).__name__}")
-    if length is not None and len(obj) != length:
-        raise ProtocolError(f"expected {length} items, got {len(obj)}")
-    return list(obj)
 
 
-def _decode_entry(obj: object) -> Entry:
-    ballot, index, kind, data = _list(obj, 4)
-    try:
-        entry_kind = EntryKind(_int(kind))
-    except ValueError:
-        raise ProtocolError(f"unknown entry kind {kind!r}") from None
-    return Entry(Term(_int(ballot)), LogIndex(_int(index)), entry_kind, _bytes(data))
 
 
-def _decode_entries(obj: object) -> tuple[Entry, ...]:
-    entries = tuple(_decode_entry(e) for e in _list(obj))
-    for a, b in itertools.pairwise(entries):
-        if b.index != a.index + 1 or b.term < a.term:
-            raise ProtocolError("slots are not contiguous with non-decreasing ballots")
-    return entries
 
 
-def _decode_snapshot(obj: object) -> Snapshot:
-    index, ballot, voters, learners, data = _list(obj, 5)
-    config = ClusterConfig(
-        tuple(NodeId(_int(v)) for v in _list(voters)),
-        tuple(NodeId(_int(v)) for v in _list(learners)),
-    )
-    return Snapshot(SnapshotMeta(LogIndex(_int(index)), Term(_int(ballot)), config), _bytes(data))
+
+
+
+
+
+
+
 
 
 def _decode_promise(h: _Head, f: list[object]) -> Promise:
     return Promise(
         *h,
-        granted=_flag(f[0]),
-        probe=_flag(f[1]),
-        commit=LogIndex(_int(f[2])),
-        last_index=LogIndex(_int(f[3])),
-        last_ballot=Term(_int(f[4])),
-        entries=_decode_entries(f[5]),
-        snapshot=None if f[6] is None else _decode_snapshot(f[6]),
+        granted=to_flag(f[0]),
+        probe=to_flag(f[1]),
+        commit=LogIndex(to_int(f[2])),
+        last_index=LogIndex(to_int(f[3])),
+        last_ballot=Term(to_int(f[4])),
+        entries=decode_entries(f[5]),
+        snapshot=None if f[6] is None else decode_snapshot(f[6]),
     )
 
 
@@ -173,29 +144,36 @@ _Decoder = Callable[[_Head, list[object]], Message]
 _DECODERS: dict[int, tuple[int, _Decoder]] = {
     101: (
         3,
-        lambda h, f: Prepare(*h, LogIndex(_int(f[0])), _flag(f[1]), _flag(f[2])),
+        lambda h, f: Prepare(*h, LogIndex(to_int(f[0])), to_flag(f[1]), to_flag(f[2])),
     ),
     102: (7, _decode_promise),
     103: (
         4,
         lambda h, f: Accept(
-            *h, LogIndex(_int(f[0])), Term(_int(f[1])), _decode_entries(f[2]), LogIndex(_int(f[3]))
+            *h,
+            LogIndex(to_int(f[0])),
+            Term(to_int(f[1])),
+            decode_entries(f[2]),
+            LogIndex(to_int(f[3])),
         ),
     ),
-    104: (3, lambda h, f: Accepted(*h, _flag(f[0]), LogIndex(_int(f[1])), LogIndex(_int(f[2])))),
-    105: (2, lambda h, f: Heartbeat(*h, LogIndex(_int(f[0])), _int(f[1]))),
-    106: (1, lambda h, f: HeartbeatAck(*h, _int(f[0]))),
-    107: (1, lambda h, f: InstallSnapshot(*h, _decode_snapshot(f[0]))),
-    108: (1, lambda h, f: SnapshotAck(*h, LogIndex(_int(f[0])))),
+    104: (
+        3,
+        lambda h, f: Accepted(*h, to_flag(f[0]), LogIndex(to_int(f[1])), LogIndex(to_int(f[2]))),
+    ),
+    105: (2, lambda h, f: Heartbeat(*h, LogIndex(to_int(f[0])), to_int(f[1]))),
+    106: (1, lambda h, f: HeartbeatAck(*h, to_int(f[0]))),
+    107: (1, lambda h, f: InstallSnapshot(*h, decode_snapshot(f[0]))),
+    108: (1, lambda h, f: SnapshotAck(*h, LogIndex(to_int(f[0])))),
     109: (0, lambda h, f: TimeoutNow(*h)),
-    110: (1, lambda h, f: ReadIndexRequest(*h, _bytes(f[0]))),
-    111: (2, lambda h, f: ReadIndexResponse(*h, LogIndex(_int(f[0])), _bytes(f[1]))),
+    110: (1, lambda h, f: ReadIndexRequest(*h, to_bytes(f[0]))),
+    111: (2, lambda h, f: ReadIndexResponse(*h, LogIndex(to_int(f[0])), to_bytes(f[1]))),
 }
 
 
 def decode_message(obj: object) -> Message:
     """The message `encode_message` produced; `ProtocolError` on anything malformed."""
-    items = _list(obj)
+    items = to_list(obj)
     if len(items) < 4:
         raise ProtocolError("paxos message too short")
     tag = items[0]
@@ -206,5 +184,5 @@ def decode_message(obj: object) -> Message:
     fields = items[4:]
     if len(fields) != n_fields:
         raise ProtocolError(f"paxos message tag {tag}: expected {n_fields} fields")
-    head = (NodeId(_int(items[1])), NodeId(_int(items[2])), Term(_int(items[3])))
+    head = (NodeId(to_int(items[1])), NodeId(to_int(items[2])), Term(to_int(items[3])))
     return decoder(head, fields)
