@@ -87,7 +87,8 @@ def fmt_msg(m: Message) -> str:
         return f"{head} {'pre ' if m.pre_vote else ''}{'granted' if m.granted else 'rejected'}"
     if isinstance(m, AppendEntries):
         ents = fmt_entries(m.entries)
-        return f"{head} prev={m.prev_term}/{m.prev_index} commit={m.commit} {ents}"
+        noack = "" if m.ack else " noack"
+        return f"{head} prev={m.prev_term}/{m.prev_index} commit={m.commit}{noack} {ents}"
     if isinstance(m, AppendEntriesResponse):
         if m.success:
             return f"{head} ok index={m.index}"

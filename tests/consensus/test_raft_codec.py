@@ -59,7 +59,9 @@ snapshots = st.builds(
 messages = st.one_of(
     st.builds(RequestVote, nodes, nodes, terms, indexes, terms, st.booleans(), st.booleans()),
     st.builds(RequestVoteResponse, nodes, nodes, terms, st.booleans(), st.booleans()),
-    st.builds(AppendEntries, nodes, nodes, terms, indexes, terms, entry_runs(), indexes),
+    st.builds(
+        AppendEntries, nodes, nodes, terms, indexes, terms, entry_runs(), indexes, st.booleans()
+    ),
     st.builds(
         AppendEntriesResponse,
         nodes,

@@ -135,6 +135,49 @@ def test_append_ack_waits_for_the_entries() -> None:
     assert rd2.messages == (AppendEntriesResponse(N(2), N(1), Term(1), True, LogIndex(1)),)
 
 
+
+def test_commit_notice_is_not_acknowledged_but_a_mismatch_is_rejected() -> None:
+    """An `ack=False` AppendEntries only spreads the commit index: the follower applies
+    it and answers nothing; if its log does not match, it still says so."""
+    r = Raft(RaftConfig(N(2), ClusterConfig((N(1), N(2), N(3)))), random.Random(1))
+    entry = Entry(Term(1), LogIndex(1), EntryKind.NOOP, b"")
+    r.step(AppendEntries(N(1), N(2), Term(1), LogIndex(0), Term(0), (entry,), LogIndex(0)))
+    r.advance(r.ready())
+    r.advance(r.ready())  # the ack for entry 1
+    notice = AppendEntries(N(1), N(2), Term(1), LogIndex(1), Term(1), (), LogIndex(1), False)
+    r.step(notice)
+    rd = r.ready()
+    assert r.status().commit == 1
+    assert rd.committed_entries == (entry,)
+    r.advance(rd)
+    assert not any(isinstance(m, AppendEntriesResponse) for m in rd.messages)
+    assert not r.has_ready()
+    r.step(dataclasses.replace(notice, prev_index=LogIndex(5), commit=LogIndex(5)))
+    rd = r.ready()
+    r.advance(rd)
+    replies = [m for m in (*rd.messages, *r.ready().messages)
+               if isinstance(m, AppendEntriesResponse)]
+    assert [m.success for m in replies] == [False]
+
+
+def test_leader_asks_no_ack_only_of_a_follower_that_acked_everything() -> None:
+    c = three()
+    elect(c, 1)
+    c.in_flight.clear()
+    index = c.propose(1, b"x")
+    c.process_ready(1, verbose=False)
+    assert all(m.ack for m in c.in_flight if isinstance(m, AppendEntries))
+    c.deliver([2], verbose=False)  # node 3's copy stays in flight
+    c.process_ready(2, verbose=False)  # persist
+    c.process_ready(2, verbose=False)  # the ack, released after the persist
+    c.deliver([1], verbose=False)
+    c.process_ready(1, verbose=False)
+    assert c.raft(1).status().commit == index
+    notices = {m.dst: m for m in c.in_flight if isinstance(m, AppendEntries) and not m.entries}
+    assert not notices[N(2)].ack  # it acked `index`: only the commit is news
+    assert notices[N(3)].ack  # its ack for `index` is still outstanding
+    c.stabilize(verbose=False)
+    assert all(c.raft(i).log.commit_index == index for i in c.ids())
 def test_leader_counts_its_own_entries_only_after_advance() -> None:
     """§10.2.1: the leader may send before its fsync, but its own match waits for it."""
     r = Raft(RaftConfig(N(1), ClusterConfig((N(1),))), random.Random(1))
@@ -363,9 +406,23 @@ def test_pipelining_window_bounds_inflight_appends() -> None:
     c.in_flight.clear()
     for n in range(5):
         c.propose(1, b"%d" % n)
-    c.process_ready(1, verbose=False)
+        c.process_ready(1, verbose=False)  # one loop iteration per proposal
     to_2 = [m for m in c.in_flight if isinstance(m, AppendEntries) and m.dst == 2]
     assert len(to_2) == 2
+    c.stabilize(verbose=False)
+    assert all(c.raft(i).log.commit_index == 6 for i in c.ids())
+
+
+def test_proposals_of_one_ready_travel_in_one_append() -> None:
+    """Proposals made before one `ready()` reach each follower as one AppendEntries."""
+    c = three()
+    elect(c, 1)
+    c.in_flight.clear()
+    for n in range(5):
+        c.propose(1, b"%d" % n)
+    c.process_ready(1, verbose=False)
+    to_2 = [m for m in c.in_flight if isinstance(m, AppendEntries) and m.dst == 2]
+    assert [len(m.entries) for m in to_2] == [5]
     c.stabilize(verbose=False)
     assert all(c.raft(i).log.commit_index == 6 for i in c.ids())
 

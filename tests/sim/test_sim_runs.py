@@ -81,8 +81,8 @@ def test_regression_seed(seed: int, variant: str, outcome: str, nodes: int) -> N
 
 TEETH = {
     # variant: (nodes, seeds scanned from 0 before giving up). First catching seed as
-    # measured (docs/design/sim.md): double_vote 2, skip_log_check 1, ack_before_persist
-    # 18, commit_old_term 1, read_index_no_quorum 20, vote_before_persist 43 (3 nodes).
+    # measured (docs/design/sim.md): double_vote 0, skip_log_check 0, ack_before_persist
+    # 19, commit_old_term 9, read_index_no_quorum 20, vote_before_persist 51 (3 nodes).
     "double_vote": (5, 20),
     "skip_log_check": (5, 20),
     "ack_before_persist": (5, 60),

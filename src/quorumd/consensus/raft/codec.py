@@ -63,7 +63,8 @@ def _fields(m: Message) -> list[object]:
     if isinstance(m, RequestVoteResponse):
         return [int(m.granted), int(m.pre_vote)]
     if isinstance(m, AppendEntries):
-        return [m.prev_index, m.prev_term, [encode_entry(e) for e in m.entries], m.commit]
+        entries = [encode_entry(e) for e in m.entries]
+        return [m.prev_index, m.prev_term, entries, m.commit, int(m.ack)]
     if isinstance(m, AppendEntriesResponse):
         return [int(m.success), m.index, m.conflict_term, m.conflict_index]
     if isinstance(m, Heartbeat):
@@ -126,13 +127,14 @@ _DECODERS: dict[int, tuple[int, _Decoder]] = {
     ),
     2: (2, lambda h, f: RequestVoteResponse(*h, to_flag(f[0]), to_flag(f[1]))),
     3: (
-        4,
+        5,
         lambda h, f: AppendEntries(
             *h,
             LogIndex(to_int(f[0])),
             Term(to_int(f[1])),
             decode_entries(f[2]),
             LogIndex(to_int(f[3])),
+            to_flag(f[4]),
         ),
     ),
     4: (

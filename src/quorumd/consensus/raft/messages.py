@@ -44,7 +44,12 @@ class RequestVoteResponse:
 
 @dataclass(frozen=True, slots=True)
 class AppendEntries:
-    """Entries after (prev_index, prev_term), plus the leader's commit index (§5.3)."""
+    """Entries after (prev_index, prev_term), plus the leader's commit index (§5.3).
+
+    `ack=False` marks a pure commit notice: no entries, sent to a follower known to hold
+    everything up to prev_index. Its success reply would tell the leader nothing, so the
+    follower sends none (a rejection is still sent) — one message less per write and
+    follower at low load."""
 
     src: NodeId
     dst: NodeId
@@ -53,6 +58,7 @@ class AppendEntries:
     prev_term: Term
     entries: tuple[Entry, ...]
     commit: LogIndex
+    ack: bool = True
 
 
 @dataclass(frozen=True, slots=True)

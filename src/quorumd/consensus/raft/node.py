@@ -131,6 +131,7 @@ class Raft:
         self._reads_waiting_commit: list[tuple[NodeId, bytes]] = []
         self._outstanding: tuple[Ready, list[Message]] | None = None
         self._commit_unsent = False  # the leader's commit index advanced since the last Ready
+        self._appends_unsent = False  # the leader appended entries since the last Ready
         if restored is not None:
             self._restore(restored)
         self._persisted = HardState(self.term, self.vote, self.log.commit_index)
@@ -275,7 +276,10 @@ class Raft:
             raise NotLeader(None)  # §3.10: hold proposals while handing leadership over
         index = LogIndex(self.log.last_index + 1)
         self.log.append([Entry(self.term, index, EntryKind.NORMAL, bytes(data))])
-        replication.bcast_append(self)
+        # Sent from `ready()`: proposals made in one loop iteration travel together, in
+        # one AppendEntries per follower, instead of one message (and one window slot)
+        # per proposal.
+        self._appends_unsent = True
         return index
 
     def step(self, message: object) -> None:
@@ -447,9 +451,9 @@ class Raft:
         """The next batch of work; call `advance()` with it before the next `ready()`."""
         if self._outstanding is not None:
             raise UsageError("ready() called again before advance() of the previous Ready")
-        if self._commit_unsent and self.role is Role.LEADER:
+        if (self._commit_unsent or self._appends_unsent) and self.role is Role.LEADER:
             replication.bcast_append(self)
-        self._commit_unsent = False
+        self._commit_unsent = self._appends_unsent = False
         hs = self._hard_state()
         end = self._committed_end()
         committed = self.log.slice(self.log.applied + 1, end + 1) if end > self.log.applied else []

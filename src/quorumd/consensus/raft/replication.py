@@ -47,8 +47,11 @@ def send_append(r: Raft, peer: NodeId, *, send_empty: bool = True) -> bool:
         entries = r.log.slice(pr.next, hi, r.cfg.max_bytes_per_append)
     if not entries and not send_empty:
         return False
+    ack = bool(entries) or pr.state is not ProgressState.REPLICATE or prev_index != pr.match
     r.send(
-        AppendEntries(r.id, peer, r.term, prev_index, prev_term, tuple(entries), r.log.commit_index)
+        AppendEntries(
+            r.id, peer, r.term, prev_index, prev_term, tuple(entries), r.log.commit_index, ack
+        )
     )
     pr.sent(LogIndex(prev_index + len(entries)), len(entries))
     return True
@@ -165,12 +168,16 @@ def on_append_entries(r: Raft, m: AppendEntries) -> None:
     log = r.log
     if m.prev_index < log.commit_index:
         # everything up to our commit index matches the leader already
-        r.send_after_persist(AppendEntriesResponse(r.id, m.src, r.term, True, log.commit_index))
+        if m.ack:
+            r.send_after_persist(
+                AppendEntriesResponse(r.id, m.src, r.term, True, log.commit_index)
+            )
         return
     if log.matches(m.prev_index, m.prev_term):
         last_new = log.merge(m.prev_index, m.entries)
         commit_to(r, LogIndex(min(m.commit, last_new)))
-        r.send_after_persist(AppendEntriesResponse(r.id, m.src, r.term, True, last_new))
+        if m.ack:
+            r.send_after_persist(AppendEntriesResponse(r.id, m.src, r.term, True, last_new))
         return
     if m.prev_index > log.last_index:
         hint = AppendEntriesResponse(
