@@ -49,6 +49,10 @@ class ServerConfig:
     peer_queue_limit: int = 64 << 20  # bytes buffered per peer before messages are dropped
     super_digest: str | None = None
     lock_delay_ms: int = 10_000
+    # A Ready of at most this many entries, with at most this many of our own writes in
+    # flight, is written on the event loop itself: at low load the two thread hand-offs
+    # cost more than the fsync they wrap. 0 = always use the writer thread.
+    inline_persist_max: int = 2
 
     def validate(self) -> ServerConfig:
         if self.peers and self.id not in self.peers:

@@ -195,6 +195,12 @@ class PeerTransport:
         if link is None or not link.send(pack_frame(obj)):
             self.dropped += 1
 
+    def flush(self) -> None:
+        """Write what is queued for every peer now (one write per peer)."""
+        for link in self.links.values():
+            if link.pending:
+                link.flush()
+
     def connected(self) -> list[int]:
         return sorted(self.links)
 

@@ -1,4 +1,7 @@
-"""The disk writer: one dedicated thread that owns the log store.
+"""The disk writer: one dedicated thread that writes the log store under load.
+
+Only one side touches the store at a time: the loop writes a small Ready itself (low
+load, see `Node._persist_inline`) only while `busy()` is False.
 
 The event loop hands it whole `Ready` batches; while it fsyncs, the loop keeps reading
 sockets and the engine keeps accepting proposals, which all land in the next batch —
@@ -10,6 +13,7 @@ vote or acknowledge), so the error is handed to the loop, which stops the node.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import threading
@@ -27,10 +31,20 @@ class DiskWriter:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Done] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+        self._unfinished = 0  # only touched on the loop thread
 
     def submit(self, job: Callable[[], Any], done: Done) -> None:
         """Run `job` on the writer thread, then `done(error_or_None)` on the loop."""
-        self._jobs.put((job, done))
+        self._unfinished += 1
+        self._jobs.put((job, functools.partial(self._finished, done)))
+
+    def _finished(self, done: Done, err: BaseException | None) -> None:
+        self._unfinished -= 1
+        done(err)
+
+    def busy(self) -> bool:
+        """A job is queued or running: the loop must not touch the store itself."""
+        return self._unfinished > 0
 
     def _run(self) -> None:
         while True:
