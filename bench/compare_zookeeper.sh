@@ -11,7 +11,9 @@
 # data dirs on the same disk (under --out), admin servers off. Then for each workload it
 # runs the same (conns, depth) sweep against each server, ALTERNATING ZooKeeper/quorumd
 # run by run so drift on the machine hits both alike, and keeps each side's peak. Last,
-# the low-load latency row: 1 connection, depth 1, set.
+# the low-load latency rows: 1 connection, depth 1, set — sent to the leader of each
+# system and to a follower of each (a follower forwards the write: one more hop), so
+# both systems are measured on the same path.
 #
 # Every `quorumd bench` JSON line goes to DIR/results.jsonl; the table is printed from it.
 # The load generator shares the machine's cores with the servers: its own CPU use is in
@@ -115,13 +117,22 @@ hosts_of() {  # hosts_of BASE N
   echo "$out"
 }
 
-run_bench() {  # run_bench SYSTEM SIZE HOSTS WORKLOAD CONNS DEPTH PROCS
-  local sys=$1 size=$2 hosts=$3 wl=$4 conns=$5 depth=$6 procs=$7 line rc=0
+role_port() {  # role_port BASE N ROLE: client port of the node whose srvr Mode is ROLE
+  local i
+  for i in $(seq 1 "$2"); do
+    if fourlw $(($1 + i)) srvr | grep -q "Mode: $3"; then echo $(($1 + i)); return; fi
+  done
+  echo $(($1 + 1))
+}
+
+run_bench() {  # run_bench SYSTEM SIZE HOSTS WORKLOAD CONNS DEPTH PROCS [TARGET]
+  local sys=$1 size=$2 hosts=$3 wl=$4 conns=$5 depth=$6 procs=$7 target=${8:-all} line rc=0
   line=$("$PY" -m quorumd bench --hosts "$hosts" --workload "$wl" --conns "$conns" \
            --depth "$depth" --procs "$procs" --duration "$DURATION" --warmup "$WARMUP" --json \
            2>>"$OUT/bench.stderr" | tail -n 1) || rc=$?
   [[ -n "$line" ]] || line='{"failed": "no output"}'
-  printf '{"system": "%s", "nodes": %s, "rc": %s, "result": %s}\n' "$sys" "$size" "$rc" "$line" \
+  printf '{"system": "%s", "nodes": %s, "target": "%s", "rc": %s, "result": %s}\n' \
+    "$sys" "$size" "$target" "$rc" "$line" \
     >> "$OUT/results.jsonl"
   log "$sys n=$size $wl conns=$conns depth=$depth rc=$rc: $(cut -c1-150 <<<"$line")"
 }
@@ -161,8 +172,10 @@ for n in $SIZES; do run_size "$n"; done
 if [[ " $SIZES " == *" 3 "* ]]; then
   "$HERE/zookeeper.sh" start 3 >&2
   start_quorumd 3
-  run_bench zookeeper 3 "$(hosts_of "$ZK_CLIENT_BASE" 3)" set 1 1 1
-  run_bench quorumd 3 "$(hosts_of "$QD_CLIENT_BASE" 3)" set 1 1 1
+  for role in leader follower; do
+    run_bench zookeeper 3 "127.0.0.1:$(role_port "$ZK_CLIENT_BASE" 3 $role)" set 1 1 1 $role
+    run_bench quorumd 3 "127.0.0.1:$(role_port "$QD_CLIENT_BASE" 3 $role)" set 1 1 1 $role
+  done
   stop_quorumd
   "$HERE/zookeeper.sh" stop >&2
 fi
@@ -174,12 +187,12 @@ import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 peak: dict[tuple[int, str, str], dict] = {}
-low: dict[tuple[int, str], dict] = {}
+low: dict[tuple[int, str, str], dict] = {}
 for row in rows:
     r = row["result"]
     key = (row["nodes"], r.get("workload", "?"), row["system"])
     if r.get("conns") == 1 and r.get("depth") == 1:
-        low[(row["nodes"], row["system"])] = r
+        low[(row["nodes"], row.get("target", "all"), row["system"])] = r
         continue
     best = peak.get(key)
     if best is None or r.get("ops_per_s", -1) > best.get("ops_per_s", -1):
@@ -204,10 +217,12 @@ def bad(r):
     return f"{n} ERR" if n else "0"
 
 
-def line(label, z, q):
+def line(label, z, q, latency=False):
     ratio = "-"
     if z and q and z.get("ops_per_s") and q.get("ops_per_s") is not None:
         ratio = f"{q['ops_per_s'] / z['ops_per_s']:.2f}"
+        if latency and z.get("p50_ms") and q.get("p50_ms") is not None:
+            ratio += f" (p50 {q['p50_ms'] / z['p50_ms']:.2f}x)"
     at = lambda r: "-" if not r or "conns" not in r else f"{r['conns']}x{r['depth']}"
     print(
         f"| {label} | {cell(z, 'ops_per_s')} | {cell(q, 'ops_per_s')} | {ratio} "
@@ -231,6 +246,9 @@ for nodes in sorted({k[0] for k in peak}, reverse=True):
             workloads.append(wl)
     for wl in workloads:
         line(wl, peak.get((nodes, wl, "zookeeper")), peak.get((nodes, wl, "quorumd")))
-    if (nodes, "zookeeper") in low or (nodes, "quorumd") in low:
-        line("set, 1 conn, depth 1", low.get((nodes, "zookeeper")), low.get((nodes, "quorumd")))
+    for target in ("all", "leader", "follower"):
+        z, q = low.get((nodes, target, "zookeeper")), low.get((nodes, target, "quorumd"))
+        if z or q:
+            to = "" if target == "all" else f" to the {target}"
+            line(f"set, 1 conn, depth 1{to}", z, q, latency=True)
 EOF
