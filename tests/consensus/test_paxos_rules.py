@@ -357,7 +357,8 @@ def test_accepts_are_pipelined_and_batched() -> None:
         c.propose(1, b"v%d" % i)
     c.process_ready(1, verbose=False)
     to2 = [m for m in c.in_flight if isinstance(m, Accept) and m.dst == 2]
-    assert len(to2) == 9  # one per proposal, all in flight before any answer
+    # one Ready: 3 Accepts of 3 (the batch limit), all in flight before any answer
+    assert [len(m.entries) for m in to2] == [3, 3, 3]
     c.stabilize(verbose=False)
     c.heal()
     sent: list[Accept] = []

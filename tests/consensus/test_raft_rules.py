@@ -427,6 +427,19 @@ def test_proposals_of_one_ready_travel_in_one_append() -> None:
     assert all(c.raft(i).log.commit_index == 6 for i in c.ids())
 
 
+def test_one_ready_fills_the_window_when_proposals_exceed_one_append() -> None:
+    c = three(max_entries_per_append=3, max_inflight_appends=2)
+    elect(c, 1)
+    c.in_flight.clear()
+    for n in range(9):
+        c.propose(1, b"%d" % n)
+    c.process_ready(1, verbose=False)
+    to_2 = [m for m in c.in_flight if isinstance(m, AppendEntries) and m.dst == 2]
+    assert [len(m.entries) for m in to_2] == [3, 3]  # the window holds two
+    c.stabilize(verbose=False)
+    assert all(c.raft(i).log.commit_index == 10 for i in c.ids())
+
+
 def test_fast_backoff_takes_one_round_per_term() -> None:
     """§5.3 optimisation: rejections skip whole terms or gaps, not single entries."""
     c = three(pre_vote=False, check_quorum=False)

@@ -39,6 +39,7 @@ class ClientServer:
         self.cfg = cfg
         self.watches = m.WatchRegistry()
         self.conns: set[ClientConn] = set()
+        self.unflushed: list[ClientConn] = []
         self.by_session: dict[int, ClientConn] = {}
         self.extensions: dict[int, tuple[RecordType | None, RecordType | None]] = {}
         self.extension_handlers: dict[int, ExtensionHandler] = {}
@@ -52,6 +53,7 @@ class ClientServer:
         self._lat_min = 0.0
         self._lat_max = 0.0
         node.on_apply = self._on_apply
+        node.after_apply = self.flush_replies
         lock_ops.install(self)
 
     async def start(self) -> None:
@@ -90,6 +92,13 @@ class ClientServer:
         if self.by_session.get(conn.session_id) is conn:
             del self.by_session[conn.session_id]
         self.watches.remove_all(conn)
+
+    def flush_replies(self) -> None:
+        """Write the replies and notifications an apply batch produced now, before the
+        node sends its commit notices, not at the end of the loop iteration."""
+        conns, self.unflushed = self.unflushed, []
+        for conn in conns:
+            conn.flush()
 
     def _on_apply(self, txn: m.Txn, applied: m.Applied, mine: bool) -> None:
         if applied.events and self.watches.watcher_count:

@@ -134,7 +134,11 @@ class ClientConn(asyncio.Protocol):
         self.sent += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_out)
+            self.server.unflushed.append(self)  # flushed after an apply batch...
+            asyncio.get_running_loop().call_soon(self._flush_out)  # ...or at the latest here
+
+    def flush(self) -> None:
+        self._flush_out()
 
     def _flush_out(self) -> None:
         self._flush_scheduled = False

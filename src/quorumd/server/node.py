@@ -112,6 +112,7 @@ class Node:
         self.machine = StateMachine(super_digest=cfg.super_digest)
         self.sessions = SessionTracker()
         self.on_apply: ApplyHook = lambda txn, applied, mine: None
+        self.after_apply: Callable[[], None] = lambda: None  # a batch was applied
         self.on_role_change: Callable[[Status], None] = lambda st: None
         self._peers: PeerTransport | None = None
         self._writer: DiskWriter | None = None
@@ -381,6 +382,7 @@ class Node:
         if self._applied_term > term_before and self._pending:
             self._route_pending()
         self._release_reads()
+        self.after_apply()
         self._maybe_snapshot()
 
     def _install_snapshot(self, snap: Snapshot) -> None:

@@ -133,6 +133,7 @@ class Paxos:
         self._reads_waiting_commit: list[tuple[NodeId, bytes]] = []
         self._outstanding: tuple[Ready, list[Message]] | None = None
         self._commit_unsent = False
+        self._accepts_unsent = False  # the leader appended slots since the last Ready
         if restored is not None:
             self._restore(restored)
         self._persisted = self._hard_state()
@@ -246,7 +247,9 @@ class Paxos:
             raise NotLeader(None)  # hold proposals while handing leadership over
         index = LogIndex(self.log.last_index + 1)
         self.log.append([Entry(self.ballot, index, EntryKind.NORMAL, bytes(data))])
-        phase2.bcast_accept(self)
+        # Sent from `ready()`: the proposals of one loop iteration go out together, one
+        # Accept per acceptor, instead of one message per proposal.
+        self._accepts_unsent = True
         return index
 
     # ---- Engine API: messages ----
@@ -432,9 +435,9 @@ class Paxos:
         """The next batch of work; call `advance()` with it before the next `ready()`."""
         if self._outstanding is not None:
             raise UsageError("ready() called again before advance() of the previous Ready")
-        if self._commit_unsent and self.role is Role.LEADER:
+        if (self._commit_unsent or self._accepts_unsent) and self.role is Role.LEADER:
             phase2.bcast_accept(self)
-        self._commit_unsent = False
+        self._commit_unsent = self._accepts_unsent = False
         hs = self._hard_state()
         end = self._committed_end()
         log = self.log

@@ -65,8 +65,12 @@ def send_snapshot(p: Paxos, peer: NodeId) -> bool:
 
 
 def bcast_accept(p: Paxos) -> None:
+    """Each acceptor gets what it lacks, as far as its window allows (proposals are
+    broadcast once per Ready, so there may be more than one Accept's worth)."""
     for peer in p.peers:
-        send_accept(p, peer)
+        if send_accept(p, peer):
+            while send_accept(p, peer, send_empty=False):
+                pass
 
 
 def bcast_heartbeat(p: Paxos, context: int = 0) -> None:

@@ -437,14 +437,17 @@ class Raft:
         """True when `ready()` has work; False while a Ready awaits `advance()`."""
         if self._outstanding is not None:
             return False
+        persisted, log = self._persisted, self.log
         return bool(
             self._msgs
             or self._msgs_after_persist
             or self._read_states
             or self.pending_snapshot is not None
-            or self._hard_state() != self._persisted
-            or self.log.last_index > self.log.stable_index
-            or self._committed_end() > self.log.applied
+            or persisted.term != self.term  # field by field: called several times a write
+            or persisted.vote != self.vote
+            or persisted.commit != log.commit_index
+            or log.last_index > log.stable_index
+            or self._committed_end() > log.applied
         )
 
     def ready(self) -> Ready:

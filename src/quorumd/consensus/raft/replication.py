@@ -67,8 +67,12 @@ def send_snapshot(r: Raft, peer: NodeId) -> bool:
 
 
 def bcast_append(r: Raft) -> None:
+    """Each follower gets what it lacks, as far as its window allows (proposals are
+    broadcast once per Ready, so there may be more than one AppendEntries' worth)."""
     for peer in r.peers:
-        send_append(r, peer)
+        if send_append(r, peer):
+            while send_append(r, peer, send_empty=False):
+                pass
 
 
 def bcast_heartbeat(r: Raft, context: int = 0) -> None:
