@@ -53,7 +53,28 @@ def to_list(obj: object, length: int | None = None) -> list[object]:
     return list(obj)
 
 
+_KINDS = {int(k): k for k in EntryKind}
+
+
 def decode_entry(obj: object) -> Entry:
+    # Fast path for the well-formed case (every entry on every follower goes through
+    # here); anything else takes the checking path below, which says what is wrong.
+    if type(obj) is list and len(obj) == 4:
+        term, index, kind, data = obj
+        if (
+            type(term) is int
+            and type(index) is int
+            and type(data) is bytes
+            and 0 <= term <= MAX_INT
+            and 0 <= index <= MAX_INT
+            and type(kind) is int
+            and kind in _KINDS
+        ):
+            return Entry(term, index, _KINDS[kind], data)  # type: ignore[arg-type]
+    return _decode_entry_checked(obj)
+
+
+def _decode_entry_checked(obj: object) -> Entry:
     term, index, kind, data = to_list(obj, 4)
     try:
         entry_kind = EntryKind(to_int(kind))
