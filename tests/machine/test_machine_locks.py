@@ -9,6 +9,7 @@ import textwrap
 
 import msgpack
 import pytest
+from legacy_snapshot import encode_format_1, encode_format_2
 from machine_helpers import OPEN, Driver
 
 from quorumd import errors
@@ -426,13 +427,19 @@ def test_snapshot_keeps_the_lock_table() -> None:
 def test_format_1_snapshots_still_load() -> None:
     d = _driver(1)
     d.create("/x")
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(d.machine.snapshot())
-    header, *nodes = list(unpacker)
-    assert header[0] == 2 and header[5] == []
-    old = b"".join(msgpack.packb(x, use_bin_type=True) for x in [[1, *header[1:5]], *nodes])
+    old = encode_format_1(d.machine)
+    assert old[:2] == b"\x95\x01"  # a 5-field header of format 1: no lock table
     m = StateMachine.restore(old)
     assert m.get_data("/x", None)[0] == b"" and m.lock_info("/x").mode == LOCK_FREE
+    assert m.snapshot() == d.machine.snapshot()
+
+
+def test_format_2_snapshots_keep_the_lock_table() -> None:
+    d = _busy_machine()
+    m = StateMachine.restore(encode_format_2(d.machine))
+    m.check_invariants()
+    assert m.snapshot() == d.machine.snapshot()
+    assert m.lock_info("/a") == d.machine.lock_info("/a")
 
 
 @pytest.mark.parametrize(

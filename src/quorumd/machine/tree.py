@@ -10,7 +10,7 @@ not in the events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from quorumd.machine.node import (
     CONTAINER_EPHEMERAL_OWNER,
@@ -69,6 +69,15 @@ class DataTree:
                 parent.children = set()
             parent.children.add(path)
         self._index(path, node)
+
+    def install(self, nodes: dict[str, Node], owned: Iterable[str]) -> None:
+        """Take over a whole node table whose children sets are already linked (restore
+        of a snapshot). `owned` are the paths with an ephemeralOwner, the only nodes the
+        indexes hold: the other nodes need no visit at all."""
+        assert len(self.nodes) == 0, "install into a tree that has nodes"
+        self.nodes = nodes
+        for path in owned:
+            self._index(path, nodes[path])
 
     def _index(self, path: str, node: Node) -> None:
         owner = node.ephemeral_owner

@@ -40,6 +40,7 @@ __all__ = [
     "RecordType",
     "crc32c",
     "decode_at",
+    "decode_entry_run",
     "encode_entries",
     "encode_hard_state",
     "encode_hard_state_into",
@@ -79,7 +80,8 @@ _MIN_PAYLOAD = {
     RecordType.RESET: _RESET_PAYLOAD.size,
 }
 _EXACT_PAYLOAD = {RecordType.HARD_STATE: _HS_PAYLOAD.size, RecordType.RESET: _RESET_PAYLOAD.size}
-_ENTRY_KINDS = frozenset(int(k) for k in EntryKind)
+_RECORD_TYPES = {int(t): t for t in RecordType}  # a dict lookup, not an Enum call
+_ENTRY_KINDS = {int(k): k for k in EntryKind}
 
 
 def encoded_entries_size(entries: Sequence[Entry]) -> int:
@@ -174,9 +176,9 @@ def _frame_ok(data: bytes, offset: int) -> tuple[int, RecordType] | None:
     if offset + HEADER_SIZE > len(data):
         return None
     stored, length, rtype = _HEADER.unpack_from(data, offset)
-    if rtype not in _MIN_PAYLOAD:
+    kind = _RECORD_TYPES.get(rtype)
+    if kind is None:
         return None
-    kind = RecordType(rtype)
     if length < _MIN_PAYLOAD[kind] or _EXACT_PAYLOAD.get(kind, length) != length:
         return None
     end = offset + HEADER_SIZE + length
@@ -197,12 +199,10 @@ def decode_at(data: bytes, offset: int) -> DecodedRecord | None:
     body = offset + HEADER_SIZE
     if kind is RecordType.ENTRY:
         index, term, entry_kind = _ENTRY_FIXED.unpack_from(data, body)
-        if entry_kind not in _ENTRY_KINDS:  # checksummed, so written that way: not a tear
-            raise StorageError(f"offset {offset}: unknown entry kind {entry_kind}")
         entry = Entry(
             Term(term),
             LogIndex(index),
-            EntryKind(entry_kind),
+            _entry_kind(entry_kind, offset),
             bytes(data[body + _ENTRY_FIXED_LEN : end]),
         )
         return DecodedRecord(kind, end, entry=entry)
@@ -212,6 +212,48 @@ def decode_at(data: bytes, offset: int) -> DecodedRecord | None:
         return DecodedRecord(kind, end, hard_state=hs)
     index, term = _RESET_PAYLOAD.unpack_from(data, body)
     return DecodedRecord(kind, end, reset=(LogIndex(index), Term(term)))
+
+
+def _entry_kind(value: int, offset: int) -> EntryKind:
+    kind = _ENTRY_KINDS.get(value)
+    if kind is None:  # checksummed, so written that way: not a tear
+        raise StorageError(f"offset {offset}: unknown entry kind {value}")
+    return kind
+
+
+def decode_entry_run(data: bytes, offset: int, next_index: int, out: list[Entry]) -> int:
+    """Appends to `out` the valid ENTRY records from `offset` on, as long as each holds
+    `next_index`, then the index after it; returns the offset where the run stops.
+
+    This is recovery's hot loop: a WAL is almost all entries that follow on one from
+    the next, and decoding them here, with none of `decode_at`'s per-record objects,
+    takes a fraction of the time. Whatever stops the run (a hard state or reset record,
+    an entry out of sequence, a damaged frame, the end) is left to `decode_at`.
+    """
+    size = len(data)
+    unpack = _ENTRY_HEAD.unpack_from
+    kinds = _ENTRY_KINDS
+    append = out.append
+    entry_type = RecordType.ENTRY
+    with memoryview(data) as view:
+        while offset + ENTRY_OVERHEAD <= size:
+            stored, length, rtype, index, term, kind = unpack(data, offset)
+            end = offset + HEADER_SIZE + length
+            if (
+                rtype != entry_type
+                or index != next_index
+                or length < _ENTRY_FIXED_LEN
+                or end > size
+                or crc32c(view[offset + 4 : end]) != stored
+            ):
+                break
+            entry_kind = kinds.get(kind)
+            if entry_kind is None:
+                entry_kind = _entry_kind(kind, offset)  # raises
+            append(Entry(term, index, entry_kind, data[offset + ENTRY_OVERHEAD : end]))
+            next_index += 1
+            offset = end
+    return offset
 
 
 def find_valid_record(data: bytes, start: int) -> int | None:

@@ -36,6 +36,7 @@ from quorumd.storage.records import (
     DecodedRecord,
     RecordType,
     decode_at,
+    decode_entry_run,
     find_valid_record,
     frame_length,
 )
@@ -196,8 +197,18 @@ class _Replay:
         records = 0
         first = last = -1
         size = len(data)
+        scan = self.scan
         while offset < size:
             try:
+                # The common case first: entries that each follow on (rule 2's append).
+                nxt = scan.next_index
+                run_end = decode_entry_run(data, offset, nxt, scan.entries)
+                if run_end != offset:
+                    records += scan.next_index - nxt
+                    first = nxt if first < 0 else first
+                    last = scan.next_index - 1
+                    offset = run_end
+                    continue
                 rec = decode_at(data, offset)
             except StorageError as exc:
                 raise StorageError(f"{path}: {exc}") from None
