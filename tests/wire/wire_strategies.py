@@ -64,6 +64,8 @@ _MULTI_RESULTS = (
 
 def _for_type(name: str, tp: Any) -> st.SearchStrategy[Any]:
     origin = typing.get_origin(tp)
+    if origin is typing.Final:  # the per-request records mark their fields Final
+        return _for_type(name, typing.get_args(tp)[0])
     if tp is str:
         return TEXT
     if tp is bytes:

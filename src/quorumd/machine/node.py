@@ -48,15 +48,22 @@ class EphemeralType(enum.Enum):
     TTL = "ttl"
 
 
+# Members read once: an enum member lookup is a descriptor call on CPython 3.11.
+_VOID = EphemeralType.VOID
+_NORMAL = EphemeralType.NORMAL
+_CONTAINER = EphemeralType.CONTAINER
+_TTL = EphemeralType.TTL
+
+
 def ephemeral_type(owner: int) -> EphemeralType:
     if owner == 0:
-        return EphemeralType.VOID
+        return _VOID
     if owner == CONTAINER_EPHEMERAL_OWNER:
-        return EphemeralType.CONTAINER
+        return _CONTAINER
     unsigned = owner & _U64
     if unsigned & _EXTENDED_MASK == _EXTENDED_MASK and unsigned & _RESERVED_MASK == 0:
-        return EphemeralType.TTL
-    return EphemeralType.NORMAL
+        return _TTL
+    return _NORMAL
 
 
 def ttl_owner(ttl_ms: int) -> int:
@@ -77,6 +84,8 @@ def int32(value: int) -> int:
 def next_version(current: int) -> int:
     """PrepRequestProcessor.checkAndIncVersion: +1 with int wrap, skipping -1
     (ZOOKEEPER-4743: -1 means "any version" in requests)."""
+    if -1 <= current < 0x7FFFFFFF:  # the common case: no wrap, and never -1
+        return current + 1
     nxt = int32(current + 1)
     return 0 if nxt == -1 else nxt
 
@@ -109,18 +118,19 @@ class Node:
         self.ephemeral_owner = owner
 
     def stat(self) -> Stat:
-        return Stat(
-            czxid=self.czxid,
-            mzxid=self.mzxid,
-            ctime=self.ctime,
-            mtime=self.mtime,
-            version=self.version,
-            cversion=self.cversion,
-            aversion=self.aversion,
-            ephemeral_owner=self.ephemeral_owner,
-            data_length=len(self.data),
-            num_children=len(self.children) if self.children else 0,
-            pzxid=self.pzxid,
+        children = self.children
+        return Stat(  # positional, in Stat's field order: keywords cost ~1/3 more here
+            self.czxid,
+            self.mzxid,
+            self.ctime,
+            self.mtime,
+            self.version,
+            self.cversion,
+            self.aversion,
+            self.ephemeral_owner,
+            len(self.data),
+            len(children) if children else 0,
+            self.pzxid,
         )
 
     def fields(self) -> tuple[bytes, tuple[ACL, ...], int, int, int, int, int, int, int, int]:

@@ -1,10 +1,16 @@
-"""What `apply` hands back: the op's result and the watch triggers it caused."""
+"""What `apply` hands back: the op's result and the watch triggers it caused.
+
+Applied, Created and WatchTrigger are made for every write on every replica, so like
+the hot records of `ops` they are non-frozen dataclasses whose fields are all `Final`
+(read-only to mypy, hashable by `unsafe_hash`): a frozen `__init__` costs several times
+more. The rest are frozen.
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from quorumd.errors import ZKError
 from quorumd.machine.ops import ACL, Stat
@@ -35,25 +41,25 @@ class EventType(enum.IntEnum):
     NODE_CHILDREN_CHANGED = 4
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class WatchTrigger:
     """A change that may fire watches: `path` is the changed node (for
     NODE_CHILDREN_CHANGED, the parent). `acl` is that node's ACL at the time of the
     change: ZooKeeper (3.8.4+, CVE-2024-23944) delivers an event only to watchers
     whose session may READ it; see `StateMachine.check_perm`."""
 
-    kind: EventType
-    path: str
-    acl: tuple[ACL, ...] = ()
+    kind: Final[EventType]
+    path: Final[str]
+    acl: Final[tuple[ACL, ...]] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Created:
     """Result of a create: the actual path (with any sequential suffix) and the new
     node's Stat (what create2/createContainer/createTTL return)."""
 
-    path: str
-    stat: Stat
+    path: Final[str]
+    stat: Final[Stat]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +139,7 @@ class Sequencer:
 Result = Created | Stat | SessionInfo | LockGrant | ZKError | tuple[object, ...] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Applied:
     """The outcome of applying one entry. `result` by op:
 
@@ -151,6 +157,6 @@ class Applied:
     granted at once is answered by `result` and not listed.
     """
 
-    result: Result
-    events: tuple[WatchTrigger, ...] = ()
-    grants: tuple[LockGranted, ...] = ()
+    result: Final[Result]
+    events: Final[tuple[WatchTrigger, ...]] = ()
+    grants: Final[tuple[LockGranted, ...]] = ()

@@ -16,6 +16,11 @@ Theory of operation (ZooKeeper paper §4; DataTree, PrepRequestProcessor):
 5. Reads (`get_data`, `get_children`, ...) are served locally and raise ZKErrors.
 6. Chubby locks live in a `LockTable` (machine/locks.py, its own theory of operation);
    their mirror nodes under /quorumd are machine-owned: client writes there get NoAuth.
+7. Every path in the tree passed `validate_path` when its node was created (a
+   sequential suffix is digits; lock mirror names are escaped valid paths), and
+   `check_invariants` asserts it. So an op that needs an existing node validates its
+   path only when the lookup misses, before reporting NoNode: the same verdict as
+   validating first, without a regex on every write and read.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from quorumd.machine.node import (
 )
 from quorumd.machine.ops import (
     ACL,
+    OPEN_ACL_UNSAFE,
     AcquireLock,
     AddAuth,
     Check,
@@ -72,16 +78,18 @@ from quorumd.machine.ops import (
     Stat,
     Txn,
 )
-from quorumd.machine.paths import SPECIAL_PATHS, parent_of, validate_path
+from quorumd.machine.paths import SPECIAL_PATHS, parent_of, path_error, validate_path
 from quorumd.machine.results import (
     Applied,
     Created,
     LockGrant,
+    LockGranted,
     LockInfo,
     Result,
     RolledBack,
     Sequencer,
     SessionInfo,
+    WatchTrigger,
 )
 from quorumd.machine.sessions import Session
 from quorumd.machine.tree import DataTree
@@ -89,6 +97,18 @@ from quorumd.machine.tree import DataTree
 __all__ = ["StateMachine"]
 
 _MULTI_OPS = (Create, Delete, SetData, Check)
+
+# Perms as plain ints: `int & Perms` dispatches to IntFlag.__rand__ and builds a flag
+# through EnumType.__call__, which cost more than the rest of an ACL check.
+_READ = int(Perms.READ)
+_WRITE = int(Perms.WRITE)
+_CREATE = int(Perms.CREATE)
+_DELETE = int(Perms.DELETE)
+_ADMIN = int(Perms.ADMIN)
+_ALL = int(Perms.ALL)
+
+# CreateMode by value: a dict lookup instead of EnumType.__call__ on every create.
+_CREATE_MODES: dict[int, CreateMode] = {int(mode): mode for mode in CreateMode}
 
 
 class StateMachine:
@@ -105,22 +125,30 @@ class StateMachine:
     # -- apply ----------------------------------------------------------------------
 
     def apply(self, zxid: int, txn: Txn) -> Applied:
-        self._advance(zxid)
+        if zxid <= self._last_zxid:
+            raise UsageError(f"zxid {zxid} applied after {self._last_zxid}")
+        self._last_zxid = zxid
         tree = self._tree
-        handler = _HANDLERS.get(type(txn.op))
+        op = txn.op
+        handler = _HANDLERS.get(type(op))
         result: Result
         if handler is None:
-            result = BadArguments(f"unknown op {type(txn.op).__name__}")
+            result = BadArguments(f"unknown op {type(op).__name__}")
         else:
             try:
-                result = handler(self, txn.op, zxid, txn.time_ms, txn.session_id)
+                result = handler(self, op, zxid, txn.time_ms, txn.session_id)
             except ZKError as exc:
                 result = exc
-        self._reap_containers(zxid)
-        events = tuple(tree.events)
-        tree.events.clear()
-        grants = tuple(self._locks.grants)
-        self._locks.grants.clear()
+        if tree.emptied:
+            self._reap_containers(zxid)
+        events: tuple[WatchTrigger, ...] = ()
+        if tree.events:
+            events = tuple(tree.events)
+            tree.events.clear()
+        grants: tuple[LockGranted, ...] = ()
+        if self._locks.grants:
+            grants = tuple(self._locks.grants)
+            self._locks.grants.clear()
         return Applied(result, events, grants)
 
     def apply_noop(self, zxid: int) -> None:
@@ -143,12 +171,24 @@ class StateMachine:
         return self._super_digest is not None and ("digest", self._super_digest) in auth
 
     def _require(self, acl: tuple[ACL, ...], perm: int, session: Session, path: str) -> None:
+        # world:anyone with every bit grants any `perm` that has a bit of ALL; the tree
+        # interns every equal ACL to this very tuple, so `is` finds it.
+        if acl is OPEN_ACL_UNSAFE and perm & _ALL:
+            return
         if not check_perm(acl, perm, session.auth, self._is_super(session.auth)):
             raise NoAuth(path)
 
     def _node(self, path: str) -> Node:
         node = self._tree.get(path)
         if node is None:
+            raise NoNode(path)
+        return node
+
+    def _valid_node(self, path: str) -> Node:
+        """validate_path + _node, validating only a miss (rule 7)."""
+        node = self._tree.nodes.get(path)
+        if node is None:
+            validate_path(path)
             raise NoNode(path)
         return node
 
@@ -166,10 +206,9 @@ class StateMachine:
     # -- data ops -------------------------------------------------------------------
 
     def _create(self, op: Create, zxid: int, time_ms: int, session_id: int) -> Created:
-        try:
-            mode = CreateMode(op.mode)
-        except ValueError:
-            raise BadArguments(f"unknown create mode {op.mode}") from None
+        mode = _CREATE_MODES.get(op.mode)
+        if mode is None:
+            raise BadArguments(f"unknown create mode {op.mode}")
         if mode.is_ttl:
             if not 0 < op.ttl_ms <= MAX_TTL_MS:
                 raise BadArguments(f"ttl must be in 1..{MAX_TTL_MS}: {op.ttl_ms}")
@@ -178,16 +217,20 @@ class StateMachine:
         session = self._session(session_id)
         validate_path(op.path + "1" if mode.is_sequential else op.path)
         self._writable(op.path)
-        acl = self._tree.intern_acl(fixup_acl(op.path, session.auth, op.acl))
+        if op.acl is OPEN_ACL_UNSAFE:  # what fixup_acl and intern_acl would return for it
+            acl = OPEN_ACL_UNSAFE
+        else:
+            acl = self._tree.intern_acl(fixup_acl(op.path, session.auth, op.acl))
         parent_path = parent_of(op.path)
         parent = self._node(parent_path)
-        self._require(parent.acl, Perms.CREATE, session, op.path)
+        self._require(parent.acl, _CREATE, session, op.path)
         path = op.path
         if mode.is_sequential:
             path += f"{parent.cversion:010d}"
         if path in self._tree.nodes:
             raise NodeExists(path)
-        if ephemeral_type(parent.ephemeral_owner) is EphemeralType.NORMAL:
+        parent_owner = parent.ephemeral_owner
+        if parent_owner and ephemeral_type(parent_owner) is EphemeralType.NORMAL:
             raise NoChildrenForEphemerals(path)
         if mode.is_container:
             owner = CONTAINER_EPHEMERAL_OWNER
@@ -209,7 +252,7 @@ class StateMachine:
             raise BadArguments(f"cannot delete {op.path}")
         parent_path = parent_of(op.path)
         parent = self._node(parent_path)
-        self._require(parent.acl, Perms.DELETE, session, op.path)
+        self._require(parent.acl, _DELETE, session, op.path)
         node = self._node(op.path)
         self._check_version(op.version, node.version, op.path)
         if node.children:
@@ -218,13 +261,18 @@ class StateMachine:
 
     def _set_data(self, op: SetData, zxid: int, time_ms: int, session_id: int) -> Stat:
         session = self._session(session_id)
-        validate_path(op.path)
-        self._writable(op.path)
-        node = self._node(op.path)
-        self._require(node.acl, Perms.WRITE, session, op.path)
-        self._check_version(op.version, node.version, op.path)
+        path = op.path
+        node = self._tree.nodes.get(path)
+        if node is None:  # rule 7: only a path that names no node needs validating
+            validate_path(path)
+        self._writable(path)
+        if node is None:
+            raise NoNode(path)
+        self._require(node.acl, _WRITE, session, path)
+        if op.version not in (-1, node.version):
+            raise BadVersion(f"{path}: expected version {op.version}, is {node.version}")
         self._tree.set_data(
-            op.path, node, op.data, version=next_version(node.version), zxid=zxid, time_ms=time_ms
+            path, node, op.data, version=next_version(node.version), zxid=zxid, time_ms=time_ms
         )
         return node.stat()
 
@@ -234,16 +282,15 @@ class StateMachine:
         self._writable(op.path)
         acl = fixup_acl(op.path, session.auth, op.acl)
         node = self._node(op.path)
-        self._require(node.acl, Perms.ADMIN, session, op.path)
+        self._require(node.acl, _ADMIN, session, op.path)
         self._check_version(op.version, node.aversion, op.path)
         self._tree.set_acl(node, acl, next_version(node.aversion))
         return node.stat()
 
     def _check(self, op: Check, zxid: int, time_ms: int, session_id: int) -> None:
         session = self._session(session_id)
-        validate_path(op.path)
-        node = self._node(op.path)
-        self._require(node.acl, Perms.READ, session, op.path)
+        node = self._valid_node(op.path)
+        self._require(node.acl, _READ, session, op.path)
         self._check_version(op.version, node.version, op.path)
 
     def _multi(self, op: Multi, zxid: int, time_ms: int, session_id: int) -> tuple[object, ...]:
@@ -403,41 +450,40 @@ class StateMachine:
         return self._sessions.get(session_id) or Session(session_id, b"", 0)
 
     def _read(self, path: str, session_id: int | None, perm: int) -> Node:
-        validate_path(path)
-        node = self._node(path)
+        node = self._valid_node(path)
         if session_id is not None:
             self._require(node.acl, perm, self._auth_of(session_id), path)
         return node
 
     def get_data(self, path: str, session_id: int | None) -> tuple[bytes, Stat]:
         """getData; `session_id=None` skips the ACL check (internal use only)."""
-        node = self._read(path, session_id, Perms.READ)
+        node = self._read(path, session_id, _READ)
         return node.data, node.stat()
 
     def exists(self, path: str, session_id: int | None = None) -> Stat | None:
         """exists: None when absent; with a session, READ is checked (3.8.4+)."""
-        validate_path(path)
-        node = self._tree.get(path)
+        node = self._tree.nodes.get(path)
         if node is None:
+            validate_path(path)  # rule 7
             return None
         if session_id is not None:
-            self._require(node.acl, Perms.READ, self._auth_of(session_id), path)
+            self._require(node.acl, _READ, self._auth_of(session_id), path)
         return node.stat()
 
     def get_children(self, path: str, session_id: int | None) -> tuple[list[str], Stat]:
-        node = self._read(path, session_id, Perms.READ)
+        node = self._read(path, session_id, _READ)
         return DataTree.child_names(path, node), node.stat()
 
     def get_acl(self, path: str, session_id: int | None = None) -> tuple[tuple[ACL, ...], Stat]:
         """getACL needs READ or ADMIN; without ADMIN digest ids are masked `user:x`."""
-        node = self._read(path, session_id, Perms.READ | Perms.ADMIN)
+        node = self._read(path, session_id, _READ | _ADMIN)
         acl = node.acl
-        if session_id is not None and not self.check_perm(session_id, acl, Perms.ADMIN):
+        if session_id is not None and not self.check_perm(session_id, acl, _ADMIN):
             acl = mask_digests(acl)
         return acl, node.stat()
 
     def get_all_children_number(self, path: str, session_id: int | None = None) -> int:
-        node = self._read(path, session_id, Perms.READ)
+        node = self._read(path, session_id, _READ)
         return sum(1 for _ in self._tree.descendants(node))
 
     def get_ephemerals(self, session_id: int, prefix: str = "/") -> list[str]:
@@ -450,6 +496,8 @@ class StateMachine:
     def check_perm(self, session_id: int, acl: tuple[ACL, ...], perm: int) -> bool:
         """Whether the session may `perm` a node with `acl` (used to filter watch
         events, as ServerCnxn.process does)."""
+        if acl is OPEN_ACL_UNSAFE and perm & _ALL:  # as in _require
+            return True
         auth = self._auth_of(session_id).auth
         return check_perm(acl, perm, auth, self._is_super(auth))
 
@@ -484,6 +532,8 @@ class StateMachine:
 
     def check_invariants(self) -> None:
         self._tree.check_invariants()
+        for path in self._tree.nodes:
+            assert path_error(path) is None, f"invalid path in the tree: {path!r}"  # rule 7
         for owner in self._tree.ephemerals:
             assert owner in self._sessions, f"ephemerals of dead session 0x{owner:x}"
         self._locks.check_invariants(self._sessions)

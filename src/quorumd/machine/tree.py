@@ -27,6 +27,13 @@ __all__ = ["DataTree"]
 
 _Saved = tuple[bytes, tuple[ACL, ...], int, int, int, int, int, int, int, int]
 
+# Enum members read once: `EventType.NODE_CREATED` is a descriptor lookup (~0.1 µs on
+# CPython 3.11), and every mutation fires one or two of them.
+_CREATED = EventType.NODE_CREATED
+_DELETED = EventType.NODE_DELETED
+_DATA_CHANGED = EventType.NODE_DATA_CHANGED
+_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
+
 
 class DataTree:
     def __init__(self) -> None:
@@ -37,7 +44,9 @@ class DataTree:
         self.events: list[WatchTrigger] = []
         # containers that lost their last child during the current apply
         self.emptied: list[str] = []
-        self._acls: dict[tuple[ACL, ...], tuple[ACL, ...]] = {}
+        # Seeded so that any ACL equal to OPEN_ACL_UNSAFE interns to that very tuple
+        # (also after a restore): StateMachine's ACL checks recognise it by identity.
+        self._acls: dict[tuple[ACL, ...], tuple[ACL, ...]] = {OPEN_ACL_UNSAFE: OPEN_ACL_UNSAFE}
         self._undo: list[Callable[[], None]] | None = None
 
     @classmethod
@@ -120,8 +129,8 @@ class DataTree:
         parent.cversion = int32(parent.cversion + 1)
         parent.pzxid = zxid
         self._index(path, node)
-        self.events.append(WatchTrigger(EventType.NODE_CREATED, path, node.acl))
-        self.events.append(WatchTrigger(EventType.NODE_CHILDREN_CHANGED, parent_path, parent.acl))
+        self.events.append(WatchTrigger(_CREATED, path, node.acl))
+        self.events.append(WatchTrigger(_CHILDREN_CHANGED, parent_path, parent.acl))
 
     def _unadd(self, path: str, parent: Node, saved: _Saved) -> None:
         node = self.nodes.pop(path)
@@ -147,8 +156,8 @@ class DataTree:
                 self.emptied.append(parent_path)
         parent.pzxid = zxid
         self._unindex(path, node)
-        self.events.append(WatchTrigger(EventType.NODE_DELETED, path, node.acl))
-        self.events.append(WatchTrigger(EventType.NODE_CHILDREN_CHANGED, parent_path, parent.acl))
+        self.events.append(WatchTrigger(_DELETED, path, node.acl))
+        self.events.append(WatchTrigger(_CHILDREN_CHANGED, parent_path, parent.acl))
 
     def _unremove(self, path: str, node: Node, parent: Node, saved: _Saved) -> None:
         self.nodes[path] = node
@@ -161,12 +170,13 @@ class DataTree:
     def set_data(
         self, path: str, node: Node, data: bytes, *, version: int, zxid: int, time_ms: int
     ) -> None:
-        self._save(node)
+        if self._undo is not None:
+            self._save(node)
         node.data = data
         node.version = version
         node.mzxid = zxid
         node.mtime = time_ms
-        self.events.append(WatchTrigger(EventType.NODE_DATA_CHANGED, path, node.acl))
+        self.events.append(WatchTrigger(_DATA_CHANGED, path, node.acl))
 
     def set_acl(self, node: Node, acl: tuple[ACL, ...], aversion: int) -> None:
         self._save(node)

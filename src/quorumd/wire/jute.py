@@ -126,6 +126,14 @@ class Reader:
         return bytes(self._buf[pos : pos + n])
 
     def read_buffer(self) -> bytes:
+        # A non-empty buffer that fits, the common case, in one method call; anything
+        # else (null, empty, too long, truncated) takes the checked path from the start.
+        pos = self.pos + 4
+        if pos <= self.end:
+            n: int = _unpack_int(self._buf, pos - 4)[0]
+            if 0 < n <= self.max_field and pos + n <= self.end:
+                self.pos = pos + n
+                return bytes(self._buf[pos : pos + n])
         n = self._length()
         if n <= 0:
             return b""
@@ -140,6 +148,12 @@ class Reader:
         return self._decode_utf8(n)
 
     def read_ustring(self) -> str:
+        pos = self.pos + 4  # the fast path of read_buffer, for strings
+        if pos <= self.end:
+            n: int = _unpack_int(self._buf, pos - 4)[0]
+            if 0 < n <= self.max_field and pos + n <= self.end:
+                self.pos = pos
+                return self._decode_utf8(n)
         n = self._length()
         if n <= 0:
             return ""

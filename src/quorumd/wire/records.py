@@ -1,17 +1,24 @@
-"""Jute records of the ZooKeeper 3.8 client protocol, as frozen slotted dataclasses.
+"""Jute records of the ZooKeeper 3.8 client protocol, as slotted dataclasses.
 
 Each record mirrors a class of zookeeper.jute field for field, in order, and has
 `encode(w: Writer)` and `decode(r: Reader)`. Nullable jute strings and buffers are read
 as "" and b"" (rule 2 of `jute`); null vectors as (). Which record a request or reply of
 a given opcode carries is in `REQUEST_RECORDS` / `RESPONSE_RECORDS` (None = no body);
 the multi encoding lives in `multi`, the watch/session/control records in `control`.
+
+Records are values. Headers, handshake and ACL records are frozen. Stat and the data
+operation records, built for every request and reply on both sides of a connection,
+are instead non-frozen with every field `Final`: mypy --strict refuses an assignment
+just as it does on a frozen class, `unsafe_hash` keeps them hashable, and construction
+skips the frozen `__init__`'s `object.__setattr__` per field (an 11-field Stat was
+several times dearer frozen; bench/apply_path.py).
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Self
+from typing import Final, Self
 
 from quorumd.wire.jute import Reader, Writer
 
@@ -122,21 +129,21 @@ def read_acls(r: Reader) -> tuple[ACL, ...]:
     return r.read_vector(ACL.decode, ACL_MIN_SIZE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Stat:
     """A znode's metadata as the client sees it (68 bytes on the wire)."""
 
-    czxid: int
-    mzxid: int
-    ctime: int
-    mtime: int
-    version: int
-    cversion: int
-    aversion: int
-    ephemeral_owner: int
-    data_length: int
-    num_children: int
-    pzxid: int
+    czxid: Final[int]
+    mzxid: Final[int]
+    ctime: Final[int]
+    mtime: Final[int]
+    version: Final[int]
+    cversion: Final[int]
+    aversion: Final[int]
+    ephemeral_owner: Final[int]
+    data_length: Final[int]
+    num_children: Final[int]
+    pzxid: Final[int]
 
     SIZE = _STAT.size
 
@@ -289,14 +296,14 @@ class ErrorResponse:
 # ----------------------------------------------------------------------- data operations
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CreateRequest:
     """create (1), create2 (15) and createContainer (19) all carry this record."""
 
-    path: str
-    data: bytes
-    acl: tuple[ACL, ...]
-    flags: int
+    path: Final[str]
+    data: Final[bytes]
+    acl: Final[tuple[ACL, ...]]
+    flags: Final[int]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -309,13 +316,13 @@ class CreateRequest:
         return cls(r.read_ustring(), r.read_buffer(), read_acls(r), r.read_int())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CreateTTLRequest:
-    path: str
-    data: bytes
-    acl: tuple[ACL, ...]
-    flags: int
-    ttl: int
+    path: Final[str]
+    data: Final[bytes]
+    acl: Final[tuple[ACL, ...]]
+    flags: Final[int]
+    ttl: Final[int]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -329,9 +336,9 @@ class CreateTTLRequest:
         return cls(r.read_ustring(), r.read_buffer(), read_acls(r), r.read_int(), r.read_long())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CreateResponse:
-    path: str
+    path: Final[str]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -341,10 +348,10 @@ class CreateResponse:
         return cls(r.read_ustring())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Create2Response:
-    path: str
-    stat: Stat
+    path: Final[str]
+    stat: Final[Stat]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -355,12 +362,12 @@ class Create2Response:
         return cls(r.read_ustring(), Stat.decode(r))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _PathVersion:
     """Shared shape of delete and check: a path and an expected version (-1 = any)."""
 
-    path: str
-    version: int
+    path: Final[str]
+    version: Final[int]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -371,22 +378,22 @@ class _PathVersion:
         return cls(r.read_ustring(), r.read_int())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DeleteRequest(_PathVersion):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CheckVersionRequest(_PathVersion):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _PathWatch:
     """Shared shape of the reads that can leave a watch."""
 
-    path: str
-    watch: bool
+    path: Final[str]
+    watch: Final[bool]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -397,29 +404,29 @@ class _PathWatch:
         return cls(r.read_ustring(), r.read_bool())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ExistsRequest(_PathWatch):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetDataRequest(_PathWatch):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetChildrenRequest(_PathWatch):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetChildren2Request(_PathWatch):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _PathOnly:
-    path: str
+    path: Final[str]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -429,24 +436,24 @@ class _PathOnly:
         return cls(r.read_ustring())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetACLRequest(_PathOnly):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SyncRequest(_PathOnly):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SyncResponse(_PathOnly):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _StatOnly:
-    stat: Stat
+    stat: Final[Stat]
 
     def encode(self, w: Writer) -> None:
         self.stat.encode(w)
@@ -456,27 +463,27 @@ class _StatOnly:
         return cls(Stat.decode(r))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ExistsResponse(_StatOnly):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SetDataResponse(_StatOnly):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SetACLResponse(_StatOnly):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetDataResponse:
     """Reply to getData (4), and to reconfig (16) with the new configuration as data."""
 
-    data: bytes
-    stat: Stat
+    data: Final[bytes]
+    stat: Final[Stat]
 
     def encode(self, w: Writer) -> None:
         w.write_buffer(self.data)
@@ -487,11 +494,11 @@ class GetDataResponse:
         return cls(r.read_buffer(), Stat.decode(r))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SetDataRequest:
-    path: str
-    data: bytes
-    version: int
+    path: Final[str]
+    data: Final[bytes]
+    version: Final[int]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -503,10 +510,10 @@ class SetDataRequest:
         return cls(r.read_ustring(), r.read_buffer(), r.read_int())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetACLResponse:
-    acl: tuple[ACL, ...]
-    stat: Stat
+    acl: Final[tuple[ACL, ...]]
+    stat: Final[Stat]
 
     def encode(self, w: Writer) -> None:
         write_acls(w, self.acl)
@@ -517,11 +524,11 @@ class GetACLResponse:
         return cls(read_acls(r), Stat.decode(r))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SetACLRequest:
-    path: str
-    acl: tuple[ACL, ...]
-    version: int
+    path: Final[str]
+    acl: Final[tuple[ACL, ...]]
+    version: Final[int]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring(self.path)
@@ -533,9 +540,9 @@ class SetACLRequest:
         return cls(r.read_ustring(), read_acls(r), r.read_int())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetChildrenResponse:
-    children: tuple[str, ...]
+    children: Final[tuple[str, ...]]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring_vector(self.children)
@@ -545,10 +552,10 @@ class GetChildrenResponse:
         return cls(r.read_ustring_vector())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class GetChildren2Response:
-    children: tuple[str, ...]
-    stat: Stat
+    children: Final[tuple[str, ...]]
+    stat: Final[Stat]
 
     def encode(self, w: Writer) -> None:
         w.write_ustring_vector(self.children)
