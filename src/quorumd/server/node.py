@@ -24,6 +24,7 @@ Theory of operation:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import random
@@ -168,8 +169,18 @@ class Node:
             self.machine = StateMachine.restore(restored.snapshot_data)
             self._applied_index = restored.snapshot.index
             self._snapshot_index = restored.snapshot.index
+        # What was restored lives as long as the process: keep the cyclic collector from
+        # walking it again and again (a million nodes cost it seconds while the log replays).
+        gc.freeze()
         cluster = ClusterConfig(voters=tuple(NodeId(v) for v in self.cfg.voters))
         self.engine = make_engine(self.cfg, cluster, random.Random(), restored)
+        if self.cfg.voters == (self.id,):
+            # Alone there is nobody to wait for or to disrupt: campaign at once instead of
+            # sitting out an election timeout (ZooKeeper's standalone mode serves at once).
+            for _ in range(2 * self.cfg.election_timeout_ticks):
+                if self.engine.status().role is not Role.FOLLOWER:
+                    break
+                self.engine.tick()
         self._writer = DiskWriter(loop, name=f"quorumd-writer-{self.id}")
         self._peers = PeerTransport(
             self.id,
