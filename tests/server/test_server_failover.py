@@ -64,6 +64,10 @@ def test_leader_kill_under_load(fresh_cluster: Cluster) -> None:
     c.kill(leader)
     new_leader = c.wait_leader(timeout=10, exclude=leader)
     assert new_leader != leader
+    # the followers took the reset connection as the sign, not the election timeout
+    hinted = [n.id for n in c.nodes if n.id != leader
+              and "election timer fast-forwarded" in c.log_tail(n.id, lines=400)]
+    assert hinted, "no follower noticed the leader's connection close"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not any(t > killed_at for _, t in writer.acked):
         time.sleep(0.01)

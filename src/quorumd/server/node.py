@@ -189,6 +189,7 @@ class Node:
             self._on_peer_frame,
             max_frame=self.cfg.max_peer_frame,
             queue_limit=self.cfg.peer_queue_limit,
+            on_down=self._on_peer_down,
         )
         await self._peers.start()
         self._schedule_tick()
@@ -254,6 +255,21 @@ class Node:
         except (ProtocolError, IndexError, TypeError, KeyError) as exc:
             log.warning("node %d: dropping bad frame from peer %d: %s", self.id, peer, exc)
             return
+        self._schedule_pump()
+
+    def _on_peer_down(self, peer: int) -> None:
+        """The connection to our leader broke (a killed process resets it at once, as
+        ZooKeeper's followers notice): count the election timeout as passed instead of
+        waiting it out. What is left is the randomized part, so followers still do not
+        campaign all at once. Safe even if the leader lives: pre-vote and the lease of
+        followers still in touch with it refuse the campaign."""
+        if self.stopped or peer != self._leader or self._role != Role.FOLLOWER:
+            return
+        assert self.engine is not None
+        log.info("node %d: connection to leader %d lost; election timer fast-forwarded",
+                 self.id, peer)
+        for _ in range(self.cfg.election_timeout_ticks):
+            self.engine.tick()
         self._schedule_pump()
 
     # ------------------------------------------------------------------ the Ready loop

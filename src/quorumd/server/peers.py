@@ -9,7 +9,8 @@ Theory of operation:
 3. Sending never blocks and never grows memory without bound: frames go into the
    transport's buffer, written once per loop iteration; when a peer's buffer is over its
    limit (a slow or dead peer) messages are dropped — the consensus engine retransmits.
-4. A dropped connection is redialled with exponential backoff (50 ms .. 1 s).
+4. A dropped connection is redialled with exponential backoff (50 ms .. 1 s), and the
+   node is told (`on_down`): a connection reset is the fastest sign that a peer died.
 """
 
 from __future__ import annotations
@@ -132,8 +133,10 @@ class PeerTransport:
         *,
         max_frame: int,
         queue_limit: int,
+        on_down: Callable[[int], None] = lambda peer: None,
     ) -> None:
         self.node_id = node_id
+        self.on_down = on_down
         self.cluster_id = cluster_id
         self.addresses = addresses
         self.handler = handler
@@ -186,6 +189,8 @@ class PeerTransport:
         if self.links.get(peer) is link:
             del self.links[peer]
             log.info("node %d: lost peer %d", self.node_id, peer)
+            if not self._stopping:
+                self.on_down(peer)
 
     def deliver(self, peer: int, frame: Any) -> None:
         self.handler(peer, frame)
