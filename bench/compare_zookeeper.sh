@@ -4,6 +4,8 @@
 #   bench/compare_zookeeper.sh            # full: ~13 min on 2 cores
 #   bench/compare_zookeeper.sh --quick    # ~5 min: shorter runs, smaller sweep
 #   options: --duration S --warmup S --out DIR --workloads "set get ..." --sizes "3 1"
+#            --paxos-workloads "set get mixed"   (3 nodes: also run quorumd on Multi-Paxos
+#            for these, as a third system in the same alternation; "" to skip)
 #
 # For each cluster size (3 nodes, then 1) it starts ZooKeeper (bench/zookeeper.sh, Debian's
 # package, installed here when missing) and quorumd (`quorumd serve` per node), both on
@@ -29,6 +31,7 @@ DURATION=""
 WARMUP=""
 OUT=/tmp/quorumd-compare
 WORKLOADS="set get mixed create lock lock-native"
+PAXOS_WORKLOADS="set get mixed"
 SIZES="3 1"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -38,7 +41,8 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=$2; shift ;;
     --workloads) WORKLOADS=$2; shift ;;
     --sizes) SIZES=$2; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --paxos-workloads) PAXOS_WORKLOADS=$2; shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -56,6 +60,8 @@ PROCS=2
 export ZK_BASE="$OUT/zk" ZK_CLIENT_BASE=24180 ZK_QUORUM_BASE=24280 ZK_ELECTION_BASE=24380
 QD_CLIENT_BASE=25180
 QD_PEER_BASE=25280
+QP_CLIENT_BASE=26180  # the Multi-Paxos cluster, when it runs beside the Raft one
+QP_PEER_BASE=26280
 QD_PIDS=()
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -78,21 +84,22 @@ fourlw() {
   timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf '%s' '$2' >&3 && cat <&3" 2>/dev/null || true
 }
 
-start_quorumd() {  # start_quorumd N
-  local n=$1 peers="" i
-  rm -rf "$OUT/qd"; mkdir -p "$OUT/qd"
-  for i in $(seq 1 "$n"); do peers+="${peers:+,}$i=127.0.0.1:$((QD_PEER_BASE + i))"; done
+start_quorumd() {  # start_quorumd N [CONSENSUS CLIENT_BASE PEER_BASE DIR]
+  local n=$1 consensus=${2:-raft} cbase=${3:-$QD_CLIENT_BASE} pbase=${4:-$QD_PEER_BASE}
+  local dir=${5:-$OUT/qd} peers="" i
+  rm -rf "$dir"; mkdir -p "$dir"
+  for i in $(seq 1 "$n"); do peers+="${peers:+,}$i=127.0.0.1:$((pbase + i))"; done
   for i in $(seq 1 "$n"); do
-    mkdir -p "$OUT/qd/node$i"
-    setsid "$PY" -m quorumd serve --id "$i" --peers "$peers" --client-port $((QD_CLIENT_BASE + i)) \
-      --data-dir "$OUT/qd/node$i/data" --log-level warning \
-      > "$OUT/qd/node$i/node.log" 2>&1 < /dev/null &
+    mkdir -p "$dir/node$i"
+    setsid "$PY" -m quorumd serve --id "$i" --peers "$peers" --client-port $((cbase + i)) \
+      --data-dir "$dir/node$i/data" --consensus "$consensus" --log-level warning \
+      > "$dir/node$i/node.log" 2>&1 < /dev/null &
     QD_PIDS+=($!)
   done
   local deadline=$((SECONDS + 60))
-  until [[ $(for i in $(seq 1 "$n"); do fourlw $((QD_CLIENT_BASE + i)) mntr; done \
+  until [[ $(for i in $(seq 1 "$n"); do fourlw $((cbase + i)) mntr; done \
              | grep -cE 'zk_server_state\s+(leader|standalone)') == 1 ]]; do
-    if [[ $SECONDS -ge $deadline ]]; then log "quorumd did not elect a leader; see $OUT/qd"; exit 1; fi
+    if [[ $SECONDS -ge $deadline ]]; then log "quorumd did not elect a leader; see $dir"; exit 1; fi
     sleep 0.3
   done
 }
@@ -144,6 +151,11 @@ run_size() {  # run_size N: both systems up, every workload x sweep point, alter
   start_quorumd "$n"
   zk_hosts=$(hosts_of "$ZK_CLIENT_BASE" "$n")
   qd_hosts=$(hosts_of "$QD_CLIENT_BASE" "$n")
+  qp_hosts=""
+  if [[ $n == 3 && -n "$PAXOS_WORKLOADS" ]]; then
+    start_quorumd "$n" paxos "$QP_CLIENT_BASE" "$QP_PEER_BASE" "$OUT/qp"
+    qp_hosts=$(hosts_of "$QP_CLIENT_BASE" "$n")
+  fi
   for wl in $WORKLOADS; do
     for point in $SWEEP; do
       conns=${point%x*}; depth=${point#*x}
@@ -152,6 +164,9 @@ run_size() {  # run_size N: both systems up, every workload x sweep point, alter
       fi
       run_bench quorumd "$n" "$qd_hosts" "$wl" "$conns" "$depth" "$PROCS"
       if grep -q '"skipped"' <<<"$(tail -n 1 "$OUT/results.jsonl")"; then break; fi
+      if [[ -n "$qp_hosts" && " $PAXOS_WORKLOADS " == *" $wl "* ]]; then
+        run_bench quorumd-paxos "$n" "$qp_hosts" "$wl" "$conns" "$depth" "$PROCS"
+      fi
     done
   done
   if [[ $n == 1 ]]; then  # low-load latency: one connection, one request at a time
@@ -246,6 +261,10 @@ for nodes in sorted({k[0] for k in peak}, reverse=True):
             workloads.append(wl)
     for wl in workloads:
         line(wl, peak.get((nodes, wl, "zookeeper")), peak.get((nodes, wl, "quorumd")))
+    for wl in workloads:
+        if (nodes, wl, "quorumd-paxos") in peak:
+            line(f"{wl} — quorumd on Multi-Paxos", peak.get((nodes, wl, "zookeeper")),
+                 peak.get((nodes, wl, "quorumd-paxos")))
     for target in ("all", "leader", "follower"):
         z, q = low.get((nodes, target, "zookeeper")), low.get((nodes, target, "quorumd"))
         if z or q:
