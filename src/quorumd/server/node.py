@@ -24,6 +24,8 @@ Theory of operation:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -86,6 +88,13 @@ class _PendingWrite:
 class _PendingRead:
     done: Callable[[], None]
     issued_tick: int
+
+
+def _release_free_heap() -> None:
+    """glibc keeps the heap the restore's temporaries (snapshot columns, decoded log)
+    freed, for reuse; hand it back so the node's RSS is what it holds."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _persist(store: LogStore, rd: Ready, buffered: HardState | None) -> None:
@@ -172,6 +181,7 @@ class Node:
         # What was restored lives as long as the process: keep the cyclic collector from
         # walking it again and again (a million nodes cost it seconds while the log replays).
         gc.freeze()
+        _release_free_heap()
         cluster = ClusterConfig(voters=tuple(NodeId(v) for v in self.cfg.voters))
         self.engine = make_engine(self.cfg, cluster, random.Random(), restored)
         if self.cfg.voters == (self.id,):
