@@ -251,7 +251,7 @@ def line(label, z, q, latency=False):
 header = ("| workload | ZooKeeper ops/s | quorumd ops/s | quorumd/ZK | ZK p50/p99 ms "
           "| quorumd p50/p99 ms | peak at conns x depth (ZK / qd) | gen CPU % (ZK / qd) "
           "| errors (ZK / qd) |")
-for nodes in sorted({k[0] for k in peak}, reverse=True):
+for nodes in sorted({k[0] for k in peak} | {k[0] for k in low}, reverse=True):
     print(f"\n### {nodes} node{'s' if nodes > 1 else ''} (peak over the sweep)\n")
     print(header)
     print("|" + "---|" * 9)
