@@ -39,7 +39,8 @@ class ClientServer:
         self.cfg = cfg
         self.watches = m.WatchRegistry()
         self.conns: set[ClientConn] = set()
-        self.unflushed: list[ClientConn] = []
+        self.unflushed: list[ClientConn] = []  # connections with replies not yet written
+        self._flush_queued = False
         self.by_session: dict[int, ClientConn] = {}
         self.extensions: dict[int, tuple[RecordType | None, RecordType | None]] = {}
         self.extension_handlers: dict[int, ExtensionHandler] = {}
@@ -93,9 +94,18 @@ class ClientServer:
             del self.by_session[conn.session_id]
         self.watches.remove_all(conn)
 
+    def schedule_flush(self, conn: ClientConn) -> None:
+        """`conn` has output: it is written after the current apply batch, or at the end
+        of this loop iteration, whichever comes first — one write per connection."""
+        self.unflushed.append(conn)
+        if not self._flush_queued:
+            self._flush_queued = True
+            asyncio.get_running_loop().call_soon(self.flush_replies)
+
     def flush_replies(self) -> None:
-        """Write the replies and notifications an apply batch produced now, before the
-        node sends its commit notices, not at the end of the loop iteration."""
+        """Write every connection's pending output now. After an apply batch this puts
+        the replies on the wire before the node sends its commit notices."""
+        self._flush_queued = False
         conns, self.unflushed = self.unflushed, []
         for conn in conns:
             conn.flush()

@@ -134,8 +134,7 @@ class ClientConn(asyncio.Protocol):
         self.sent += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self.server.unflushed.append(self)  # flushed after an apply batch...
-            asyncio.get_running_loop().call_soon(self._flush_out)  # ...or at the latest here
+            self.server.schedule_flush(self)
 
     def flush(self) -> None:
         self._flush_out()

@@ -218,6 +218,10 @@ class Node:
         if self._writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._writer.close)
         if self.store is not None:
+            if self._buffered_hs is not None and not self._persisting:
+                with contextlib.suppress(Exception):  # best effort: commit is volatile
+                    self.store.set_hard_state(self._buffered_hs)
+                    self.store.sync()
             self.store.close()
 
     def _fail(self, exc: BaseException) -> None:
@@ -297,11 +301,11 @@ class Node:
         rd = engine.ready()
         # Committed entries are already durable on a quorum that includes this node, so
         # they are applied while this Ready's new entries are being written (etcd does
-        # the same): a write waits for one fsync, not two. When the Ready carries no new
-        # entries its messages only spread the commit index, so the clients' replies go
-        # first.
+        # the same): a write waits for one fsync, not two. On a leader, a Ready with no
+        # new entries mostly spreads the commit index, so the clients' replies go first
+        # (a follower's Ready may carry acks the leader is waiting for: those go first).
         applied_early = rd.snapshot is None and bool(rd.committed_entries)
-        if applied_early and not rd.entries:
+        if applied_early and not rd.entries and self._role == Role.LEADER:
             self._apply(rd.committed_entries)
             self._send(rd.messages)
         else:
