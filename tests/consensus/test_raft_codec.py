@@ -139,6 +139,14 @@ def test_malformed_examples(bad: object) -> None:
         decode_message(bad)
 
 
+def test_an_append_entries_without_the_ack_field_asks_for_an_ack() -> None:
+    """Nodes that predate commit notices send four AppendEntries fields; a newer node
+    reads them as `ack=True` (what they expect), so a rolling upgrade keeps replicating."""
+    msg = AppendEntries(NodeId(1), NodeId(2), Term(3), LogIndex(4), Term(3), (), LogIndex(4))
+    old = encode_message(msg)[:-1]
+    assert decode_message(old) == msg and decode_message(old).ack
+
+
 def test_encoding_a_foreign_object_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         encode_message(object())

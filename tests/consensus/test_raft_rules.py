@@ -135,7 +135,6 @@ def test_append_ack_waits_for_the_entries() -> None:
     assert rd2.messages == (AppendEntriesResponse(N(2), N(1), Term(1), True, LogIndex(1)),)
 
 
-
 def test_commit_notice_is_not_acknowledged_but_a_mismatch_is_rejected() -> None:
     """An `ack=False` AppendEntries only spreads the commit index: the follower applies
     it and answers nothing; if its log does not match, it still says so."""
@@ -178,6 +177,8 @@ def test_leader_asks_no_ack_only_of_a_follower_that_acked_everything() -> None:
     assert notices[N(3)].ack  # its ack for `index` is still outstanding
     c.stabilize(verbose=False)
     assert all(c.raft(i).log.commit_index == index for i in c.ids())
+
+
 def test_leader_counts_its_own_entries_only_after_advance() -> None:
     """§10.2.1: the leader may send before its fsync, but its own match waits for it."""
     r = Raft(RaftConfig(N(1), ClusterConfig((N(1),))), random.Random(1))

@@ -11,7 +11,7 @@ import re
 
 from quorumd.errors import BadArguments
 
-__all__ = ["SPECIAL_PATHS", "parent_of", "validate_path"]
+__all__ = ["SPECIAL_PATHS", "parent_of", "path_error", "validate_path"]
 
 # Nodes that exist from the start and can never be deleted (DataTree.isSpecialPath).
 SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})

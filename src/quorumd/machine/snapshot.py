@@ -57,6 +57,7 @@ import msgpack
 from quorumd.errors import ProtocolError
 from quorumd.machine.node import Node
 from quorumd.machine.ops import ACL
+from quorumd.machine.paths import path_error
 from quorumd.machine.sessions import Session
 from quorumd.machine.tree import DataTree
 
@@ -232,6 +233,11 @@ def _decode(data: bytes) -> Decoded:
             _load_node(tree, unpacker.unpack(), acls)
         if "/" not in tree.nodes:
             raise ProtocolError("snapshot without a root node")
+    for owner, paths in tree.ephemerals.items():
+        if owner not in sessions:
+            raise ProtocolError(f"ephemeral nodes of session 0x{owner:x}, which is not open")
+        if any(tree.nodes[p].children for p in paths):
+            raise ProtocolError("an ephemeral node with children")
     try:
         unpacker.unpack()
     except msgpack.OutOfData:
@@ -245,6 +251,12 @@ def _load_columns(
     names = _typed(unpacker.unpack(), str, count - 1)
     if not all(names) or "/" in "".join(names):
         raise ProtocolError("empty node name or a name with '/'")
+    # Every name once, as one path (a regex over it in the usual all-ASCII case): the
+    # state machine validates a path only when it names no node (state.py rule 7), so
+    # what is in the tree must be valid.
+    reason = path_error("/" + "/".join(names)) if names else None
+    if reason is not None:
+        raise ProtocolError(f"invalid node name in the snapshot: {reason}")
     datas = _typed(unpacker.unpack(), bytes, count)
     acl_indexes = _typed(unpacker.unpack(), int, count)
     if min(acl_indexes) < 0:

@@ -168,6 +168,8 @@ def decode_message(obj: object) -> Message:
         raise ProtocolError(f"unknown raft message tag {tag!r:.20}")
     n_fields, decoder = spec
     fields = items[4:]
+    if tag == 3 and len(fields) == 4:
+        fields.append(1)  # an AppendEntries from a node that predates `ack`: wants one
     if len(fields) != n_fields:
         raise ProtocolError(f"raft message tag {tag}: expected {n_fields} fields")
     head = (NodeId(to_int(items[1])), NodeId(to_int(items[2])), Term(to_int(items[3])))
