@@ -54,7 +54,7 @@ def _install_wrappers(out: str) -> None:
         setattr(owner, name, timed)
 
     wrap(connection.ClientConn, "data_received", "client_in")
-    wrap(connection.ClientConn, "_flush_out", "client_out")
+    wrap(connection.ClientConn, "flush", "client_out")
     wrap(peers._PeerLink, "data_received", "peer_in")
     wrap(peers._PeerLink, "flush", "peer_out")
     wrap(node.Node, "_pump", "pump")

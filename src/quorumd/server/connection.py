@@ -123,7 +123,7 @@ class ClientConn(asyncio.Protocol):
         t = self.transport
         if t is not None:
             if flush:
-                self._flush_out()
+                self.flush()
                 t.close()
             else:
                 t.abort()
@@ -137,9 +137,6 @@ class ClientConn(asyncio.Protocol):
             self.server.schedule_flush(self)
 
     def flush(self) -> None:
-        self._flush_out()
-
-    def _flush_out(self) -> None:
         self._flush_scheduled = False
         out = self._out
         if out and self.transport is not None and not self.transport.is_closing():

@@ -348,11 +348,8 @@ class Node:
             len(rd.entries) <= limit
             and len(self._pending) <= limit
             and rd.snapshot is None
-            and not self._writer_busy()
+            and not (self._writer is not None and self._writer.busy())
         )
-
-    def _writer_busy(self) -> bool:
-        return self._writer is not None and self._writer.busy()
 
     def _needs_fsync(self, rd: Ready) -> bool:
         if rd.entries or rd.snapshot is not None:

@@ -40,7 +40,6 @@ class _PeerLink(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reader = FrameReader(transport_owner.max_frame)
         self.pending: list[bytes] = []
-        self.flush_scheduled = False
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -98,13 +97,10 @@ class _PeerLink(asyncio.Protocol):
         if t.get_write_buffer_size() > self.owner.queue_limit:
             return False
         self.pending.append(frame)
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+        self.owner.queue_flush()
         return True
 
     def flush(self) -> None:
-        self.flush_scheduled = False
         if self.pending and self.transport is not None and not self.transport.is_closing():
             data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
             self.transport.write(data)
@@ -147,6 +143,7 @@ class PeerTransport:
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._flush_queued = False
 
     async def start(self) -> None:
         me = self.addresses.get(self.node_id)
@@ -200,8 +197,16 @@ class PeerTransport:
         if link is None or not link.send(pack_frame(obj)):
             self.dropped += 1
 
+    def queue_flush(self) -> None:
+        """Queued frames go out at the end of this loop iteration at the latest (the
+        node flushes sooner, right after sending a Ready's messages)."""
+        if not self._flush_queued:
+            self._flush_queued = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
     def flush(self) -> None:
         """Write what is queued for every peer now (one write per peer)."""
+        self._flush_queued = False
         for link in self.links.values():
             if link.pending:
                 link.flush()
