@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from quorumd._types import LogIndex, NodeId, Term
 
@@ -36,21 +36,24 @@ class EntryKind(enum.IntEnum):
     CONFIG = 2  # a membership change: data is an encoded ClusterConfig
 
 
-@dataclass(frozen=True, slots=True)
+# Entry, HardState, ReadState and Ready are made several times per write on every node:
+# their fields are `Final` (read-only to mypy) instead of `frozen`, whose `__init__` costs
+# several times more. `unsafe_hash` keeps them hashable. The rest are frozen.
+@dataclass(slots=True, unsafe_hash=True)
 class Entry:
-    term: Term  # Raft term; for Paxos the ballot that chose it
-    index: LogIndex
-    kind: EntryKind
-    data: bytes
+    term: Final[Term]  # Raft term; for Paxos the ballot that chose it
+    index: Final[LogIndex]
+    kind: Final[EntryKind]
+    data: Final[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class HardState:
     """What must be on disk before the node says anything that depends on it."""
 
-    term: Term  # Raft current term; Paxos promised ballot
-    vote: NodeId | None  # Raft voted-for in `term`; unused by Paxos
-    commit: LogIndex
+    term: Final[Term]  # Raft current term; Paxos promised ballot
+    vote: Final[NodeId | None]  # Raft voted-for in `term`; unused by Paxos
+    commit: Final[LogIndex]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +75,12 @@ class Snapshot:
     data: bytes  # the state machine's serialized state at meta.index
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReadState:
     """A linearizable read may be served once the applied index reaches `index`."""
 
-    index: LogIndex
-    context: bytes
+    index: Final[LogIndex]
+    context: Final[bytes]
 
 
 class Role(enum.Enum):
@@ -102,7 +105,7 @@ class Status:
     progress: dict[NodeId, LogIndex] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Ready:
     """One batch of work for the runtime. Do it in this order:
 
@@ -119,12 +122,12 @@ class Ready:
     runs (when there is no snapshot to install first).
     """
 
-    hard_state: HardState | None = None
-    entries: tuple[Entry, ...] = ()
-    snapshot: Snapshot | None = None
-    messages: tuple[object, ...] = ()
-    committed_entries: tuple[Entry, ...] = ()
-    read_states: tuple[ReadState, ...] = ()
+    hard_state: Final[HardState | None] = None
+    entries: Final[tuple[Entry, ...]] = ()
+    snapshot: Final[Snapshot | None] = None
+    messages: Final[tuple[object, ...]] = ()
+    committed_entries: Final[tuple[Entry, ...]] = ()
+    read_states: Final[tuple[ReadState, ...]] = ()
 
     def must_sync(self) -> bool:
         return self.hard_state is not None or bool(self.entries) or self.snapshot is not None
@@ -177,3 +180,8 @@ class Engine(Protocol):
     def advance(self, ready: Ready) -> None: ...
 
     def status(self) -> Status: ...
+
+    def leadership(self) -> tuple[Role, Term, NodeId | None]:
+        """`status()`'s role, term and leader, without building a Status: the runtime
+        checks them after every Ready."""
+        ...

@@ -12,8 +12,13 @@ from quorumd.errors import ProtocolError
 _LEN = struct.Struct(">I")
 
 
+# One packer for every frame: `msgpack.packb` builds a new Packer per call. Frames are
+# packed on the event loop thread only.
+_PACKER = msgpack.Packer(use_bin_type=True)
+
+
 def pack_frame(obj: Any) -> bytes:
-    payload: bytes = msgpack.packb(obj, use_bin_type=True)
+    payload: bytes = _PACKER.pack(obj)
     return _LEN.pack(len(payload)) + payload
 
 
@@ -27,6 +32,14 @@ class FrameReader:
         self._max = max_frame
 
     def feed(self, data: bytes) -> list[Any]:
+        if not self._buf and len(data) > 4:
+            # One whole frame, the usual case at low load: decode it in place.
+            (size,) = _LEN.unpack_from(data, 0)
+            if size == len(data) - 4 and size <= self._max:
+                try:
+                    return [msgpack.unpackb(memoryview(data)[4:], raw=False, use_list=True)]
+                except Exception as exc:  # msgpack raises several unrelated types
+                    raise ProtocolError(f"undecodable peer frame: {exc}") from exc
         self._buf += data
         out: list[Any] = []
         buf = self._buf

@@ -301,11 +301,12 @@ class Node:
         rd = engine.ready()
         # Committed entries are already durable on a quorum that includes this node, so
         # they are applied while this Ready's new entries are being written (etcd does
-        # the same): a write waits for one fsync, not two. On a leader, a Ready with no
-        # new entries mostly spreads the commit index, so the clients' replies go first
-        # (a follower's Ready may carry acks the leader is waiting for: those go first).
+        # the same): a write waits for one fsync, not two. On a leader with writes of its
+        # own clients in flight, a Ready with no new entries mostly spreads the commit
+        # index, so those clients' replies go first. Otherwise the messages go first: a
+        # follower's acks, or the commit notice a follower waits on to answer its client.
         applied_early = rd.snapshot is None and bool(rd.committed_entries)
-        if applied_early and not rd.entries and self._role == Role.LEADER:
+        if applied_early and not rd.entries and self._pending and self._role == Role.LEADER:
             self._apply(rd.committed_entries)
             self._send(rd.messages)
         else:
@@ -669,12 +670,12 @@ class Node:
 
     def _observe_role(self) -> None:
         assert self.engine is not None
-        st = self.engine.status()
-        changed = st.role != self._role or st.term != self._term or st.leader != self._leader
-        was_leader = self._role == Role.LEADER
-        self._role, self._term, self._leader = st.role, st.term, st.leader
-        if not changed:
+        role, term, leader = self.engine.leadership()
+        if role == self._role and term == self._term and leader == self._leader:
             return
+        was_leader = self._role == Role.LEADER
+        self._role, self._term, self._leader = role, term, leader
+        st = self.engine.status()
         if st.role == Role.LEADER and not was_leader:
             # Chubby's grace period: every session gets a fresh timeout under a new leader.
             self.sessions.reset(self.machine.session_timeouts(), monotonic_ms())

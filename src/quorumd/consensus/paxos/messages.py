@@ -1,4 +1,5 @@
-"""Multi-Paxos messages: frozen, slotted records exchanged between peers.
+"""Multi-Paxos messages: slotted records exchanged between peers, read-only by their
+`Final` fields (mypy) rather than `frozen` (a frozen `__init__` costs several times more).
 
 Every message carries `src`, `dst` and a `ballot` (Paxos Made Simple §2.2's proposal
 number; see `ballot.py`). For requests it is the sender's ballot; for a refusal it is the
@@ -10,6 +11,7 @@ higher ballot the acceptor promised, which tells the sender it was pre-empted. B
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from quorumd._types import LogIndex, NodeId, Term
 from quorumd.consensus.engine import Entry, Snapshot
@@ -18,7 +20,7 @@ _NONE = LogIndex(0)
 _ZERO = Term(0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Prepare:
     """Phase 1a for every slot from `first_slot` on (Paxos Made Simple §3).
 
@@ -28,126 +30,126 @@ class Prepare:
     overrides the acceptors' leader stickiness.
     """
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    first_slot: LogIndex
-    probe: bool = False
-    transfer: bool = False
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    first_slot: Final[LogIndex]
+    probe: Final[bool] = False
+    transfer: Final[bool] = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Promise:
     """Phase 1b. Granted: the acceptor promised `ballot` and reports every slot it
     accepted from `first_slot` on (`entries`; `snapshot` too when it compacted past
     `first_slot`), with its last slot and that slot's ballot. Refused: `ballot` is
     the higher ballot it promised instead."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    granted: bool
-    probe: bool = False
-    commit: LogIndex = _NONE
-    last_index: LogIndex = _NONE
-    last_ballot: Term = _ZERO
-    entries: tuple[Entry, ...] = ()
-    snapshot: Snapshot | None = None
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    granted: Final[bool]
+    probe: Final[bool] = False
+    commit: Final[LogIndex] = _NONE
+    last_index: Final[LogIndex] = _NONE
+    last_ballot: Final[Term] = _ZERO
+    entries: Final[tuple[Entry, ...]] = ()
+    snapshot: Final[Snapshot | None] = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Accept:
     """Phase 2a for a batch of consecutive slots after (prev_index, prev_ballot), plus the
     leader's chosen prefix so acceptors learn what is chosen."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    prev_index: LogIndex
-    prev_ballot: Term
-    entries: tuple[Entry, ...]
-    commit: LogIndex
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    prev_index: Final[LogIndex]
+    prev_ballot: Final[Term]
+    entries: Final[tuple[Entry, ...]]
+    commit: Final[LogIndex]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Accepted:
     """Phase 2b. Success: the acceptor holds the leader's slots up to `index`, durably.
     Failure with the leader's ballot: slot `index` (the prev) did not match; resend from
     `hint`. Failure with a higher ballot: the leader was pre-empted."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    success: bool
-    index: LogIndex
-    hint: LogIndex = _NONE
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    success: Final[bool]
+    index: Final[LogIndex]
+    hint: Final[LogIndex] = _NONE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Heartbeat:
     """Leader liveness and the chosen prefix; a non-zero `context` tags a read round."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    commit: LogIndex
-    context: int = 0
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    commit: Final[LogIndex]
+    context: Final[int] = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class HeartbeatAck:
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    context: int = 0
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    context: Final[int] = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class InstallSnapshot:
     """Catch-up of an acceptor whose next slots were compacted on the leader."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    snapshot: Snapshot
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    snapshot: Final[Snapshot]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SnapshotAck:
     """`index`: the acceptor now holds the leader's slots up to here."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    index: LogIndex
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    index: Final[LogIndex]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TimeoutNow:
     """Leadership transfer: start phase 1 now, skipping the probe and stickiness."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReadIndexRequest:
     """A follower asks the leader for a linearizable read point."""
 
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    context: bytes
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    context: Final[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReadIndexResponse:
-    src: NodeId
-    dst: NodeId
-    ballot: Term
-    index: LogIndex
-    context: bytes
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    ballot: Final[Term]
+    index: Final[LogIndex]
+    context: Final[bytes]
 
 
 Message = (

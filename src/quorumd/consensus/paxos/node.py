@@ -482,6 +482,9 @@ class Paxos:
 
     # ---- introspection ----
 
+    def leadership(self) -> tuple[Role, Term, NodeId | None]:
+        return self.role, self.promised, self.leader
+
     def status(self) -> Status:
         progress = {}
         if self.role is Role.LEADER:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from quorumd._types import LogIndex, NodeId, Term
 from quorumd.consensus.plain import (
+    MAX_INT,
     decode_entries,
     decode_snapshot,
     encode_entry,
@@ -53,10 +54,6 @@ _TAGS: dict[type[Message], int] = {
 }
 
 
-
-
-
-
 def _fields(m: Message) -> list[object]:
     if isinstance(m, RequestVote):
         return [m.last_index, m.last_term, int(m.pre_vote), int(m.transfer)]
@@ -84,7 +81,17 @@ def _fields(m: Message) -> list[object]:
 
 def encode_message(msg: object) -> list[object]:
     """A Raft message as a plain nested list (see the module docstring)."""
-    tag = _TAGS.get(type(msg))  # type: ignore[arg-type]
+    kind = type(msg)
+    if kind is AppendEntries:  # the two messages of every write, without the generic path
+        ae: AppendEntries = msg  # type: ignore[assignment]
+        entries = [[e.term, e.index, int(e.kind), e.data] for e in ae.entries]
+        return [3, ae.src, ae.dst, ae.term, ae.prev_index, ae.prev_term, entries, ae.commit,
+                1 if ae.ack else 0]
+    if kind is AppendEntriesResponse:
+        r: AppendEntriesResponse = msg  # type: ignore[assignment]
+        return [4, r.src, r.dst, r.term, 1 if r.success else 0, r.index, r.conflict_term,
+                r.conflict_index]
+    tag = _TAGS.get(kind)  # type: ignore[arg-type]
     if tag is None:
         raise UsageError(f"not a raft message: {type(msg).__name__}")
     m: Message = msg  # type: ignore[assignment]
@@ -92,27 +99,6 @@ def encode_message(msg: object) -> list[object]:
 
 
 # ---- decoding ----
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 _Head = tuple[NodeId, NodeId, Term]
@@ -157,8 +143,40 @@ _DECODERS: dict[int, tuple[int, _Decoder]] = {
 }
 
 
+def _uints(values: list[object]) -> bool:
+    for v in values:  # noqa: SIM110 - a loop, not all(<generator>): this is the hot path
+        if type(v) is not int or not 0 <= v <= MAX_INT:
+            return False
+    return True
+
+
 def decode_message(obj: object) -> Message:
     """The message `encode_message` produced; `ProtocolError` on anything malformed."""
+    # Fast path for the two messages of every write when well formed; anything else takes
+    # the checking path below, which says what is wrong.
+    if type(obj) is list:
+        n = len(obj)
+        if n == 9 and obj[0] == 3 and _uints(obj[1:6]) and _uints(obj[7:8]):
+            ack = obj[8]
+            if type(ack) is int and ack in (0, 1):
+                return AppendEntries(
+                    obj[1], obj[2], obj[3], obj[4], obj[5], decode_entries(obj[6]), obj[7],
+                    ack == 1,
+                )
+        elif n == 8 and obj[0] == 4 and _uints(obj[1:4]) and _uints(obj[5:]):
+            success, conflict = obj[4], obj[6]
+            if (
+                type(success) is int
+                and success in (0, 1)
+                and (conflict is None or (type(conflict) is int and 0 <= conflict <= MAX_INT))
+            ):
+                return AppendEntriesResponse(
+                    obj[1], obj[2], obj[3], success == 1, obj[5], conflict, obj[7]  # type: ignore[arg-type]
+                )
+    return _decode_checked(obj)
+
+
+def _decode_checked(obj: object) -> Message:
     items = to_list(obj)
     if len(items) < 4:
         raise ProtocolError("raft message too short")

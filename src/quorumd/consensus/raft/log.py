@@ -27,6 +27,7 @@ class RaftLog:
         "_entries",
         "applied",
         "commit_index",
+        "last_index",
         "snapshot_index",
         "snapshot_term",
         "stable_index",
@@ -42,7 +43,10 @@ class RaftLog:
         self.snapshot_index = snapshot_index
         self.snapshot_term = snapshot_term
         self._entries: list[Entry] = list(entries)
-        self.stable_index = LogIndex(snapshot_index + len(entries))
+        # kept up to date by every method that changes the log, not computed: the engine
+        # reads it dozens of times per write
+        self.last_index = LogIndex(snapshot_index + len(entries))
+        self.stable_index = self.last_index
         self.commit_index = LogIndex(max(commit_index, snapshot_index))
         self.applied = snapshot_index
 
@@ -53,20 +57,17 @@ class RaftLog:
         return LogIndex(self.snapshot_index + 1)
 
     @property
-    def last_index(self) -> LogIndex:
-        return LogIndex(self.snapshot_index + len(self._entries))
-
-    @property
     def last_term(self) -> Term:
         return self._entries[-1].term if self._entries else self.snapshot_term
 
     def term(self, index: int) -> Term | None:
         """The term at `index`, or None when compacted away or past the end."""
-        if index == self.snapshot_index:
+        offset = index - self.snapshot_index
+        if offset == 0:
             return self.snapshot_term
-        if index < self.snapshot_index or index > self.last_index:
+        if offset < 0 or index > self.last_index:
             return None
-        return self._entries[index - self.snapshot_index - 1].term
+        return self._entries[offset - 1].term
 
     def matches(self, index: int, term: Term) -> bool:
         return self.term(index) == term
@@ -116,11 +117,13 @@ class RaftLog:
         for entry in entries:
             assert entry.index == self.last_index + 1, "non-contiguous append"
             self._entries.append(entry)
+            self.last_index = entry.index
 
     def truncate_after(self, index: int) -> None:
         """Drop every entry past `index` (a conflicting suffix, §5.3)."""
         assert index >= self.commit_index, "truncating committed entries"
         del self._entries[index - self.snapshot_index :]
+        self.last_index = LogIndex(self.snapshot_index + len(self._entries))
         self.stable_index = LogIndex(min(self.stable_index, index))
 
     def merge(self, prev_index: int, entries: tuple[Entry, ...]) -> LogIndex:
@@ -160,12 +163,14 @@ class RaftLog:
         self._entries = []
         self.snapshot_index = index
         self.snapshot_term = term
+        self.last_index = index
         self.stable_index = index
         self.commit_index = index
         self.applied = index
 
     def check(self) -> None:
         """Invariants; a violation is a bug, so it crashes (STYLE rule 9)."""
+        assert self.last_index == self.snapshot_index + len(self._entries), "last_index stale"
         for offset, entry in enumerate(self._entries):
             assert entry.index == self.snapshot_index + 1 + offset, "log not contiguous"
         prev = self.snapshot_term

@@ -1,4 +1,6 @@
-"""Raft's messages: frozen, slotted records exchanged between peers.
+"""Raft's messages: slotted records exchanged between peers, read-only by their `Final`
+fields (mypy) rather than `frozen` (a frozen `__init__` costs several times more, and
+every write builds several of these on every node).
 
 Every message carries `src`, `dst` and the sender's `term` (Raft §5.1: a node that sees a
 higher term steps down; a message with a stale term is answered or dropped). The engine
@@ -8,6 +10,7 @@ never serializes them itself: `codec.py` turns them into plain lists for the run
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from quorumd._types import LogIndex, NodeId, Term
 from quorumd.consensus.engine import Entry, Snapshot
@@ -15,7 +18,7 @@ from quorumd.consensus.engine import Entry, Snapshot
 _NO_INDEX = LogIndex(0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RequestVote:
     """A (pre-)vote request (§5.2; pre-vote: thesis §9.6).
 
@@ -24,25 +27,25 @@ class RequestVote:
     override a follower's leader lease (§4.2.3).
     """
 
-    src: NodeId
-    dst: NodeId
-    term: Term
-    last_index: LogIndex
-    last_term: Term
-    pre_vote: bool = False
-    transfer: bool = False
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    last_index: Final[LogIndex]
+    last_term: Final[Term]
+    pre_vote: Final[bool] = False
+    transfer: Final[bool] = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RequestVoteResponse:
-    src: NodeId
-    dst: NodeId
-    term: Term
-    granted: bool
-    pre_vote: bool = False
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    granted: Final[bool]
+    pre_vote: Final[bool] = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AppendEntries:
     """Entries after (prev_index, prev_term), plus the leader's commit index (§5.3).
 
@@ -51,17 +54,17 @@ class AppendEntries:
     follower sends none (a rejection is still sent) — one message less per write and
     follower at low load."""
 
-    src: NodeId
-    dst: NodeId
-    term: Term
-    prev_index: LogIndex
-    prev_term: Term
-    entries: tuple[Entry, ...]
-    commit: LogIndex
-    ack: bool = True
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    prev_index: Final[LogIndex]
+    prev_term: Final[Term]
+    entries: Final[tuple[Entry, ...]]
+    commit: Final[LogIndex]
+    ack: Final[bool] = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AppendEntriesResponse:
     """Success: `index` is the follower's match index for that request.
 
@@ -71,80 +74,80 @@ class AppendEntriesResponse:
     its log is too short. The leader skips a whole term per round trip instead of one entry.
     """
 
-    src: NodeId
-    dst: NodeId
-    term: Term
-    success: bool
-    index: LogIndex
-    conflict_term: Term | None = None
-    conflict_index: LogIndex = _NO_INDEX
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    success: Final[bool]
+    index: Final[LogIndex]
+    conflict_term: Final[Term | None] = None
+    conflict_index: Final[LogIndex] = _NO_INDEX
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Heartbeat:
     """Leader liveness and commit propagation; `context` (non-zero) tags a ReadIndex round."""
 
-    src: NodeId
-    dst: NodeId
-    term: Term
-    commit: LogIndex
-    context: int = 0
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    commit: Final[LogIndex]
+    context: Final[int] = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class HeartbeatResponse:
-    src: NodeId
-    dst: NodeId
-    term: Term
-    context: int = 0
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    context: Final[int] = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class InstallSnapshot:
     """The leader's snapshot, for a follower whose next entries were compacted (§7)."""
 
-    src: NodeId
-    dst: NodeId
-    term: Term
-    snapshot: Snapshot
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    snapshot: Final[Snapshot]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class InstallSnapshotResponse:
     """`index`: the follower's log now matches the leader's up to here."""
 
-    src: NodeId
-    dst: NodeId
-    term: Term
-    index: LogIndex
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    index: Final[LogIndex]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TimeoutNow:
     """Leadership transfer (§3.10): campaign now, skipping pre-vote and leases."""
 
-    src: NodeId
-    dst: NodeId
-    term: Term
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReadIndexRequest:
     """A follower asks the leader for a linearizable read point (§6.4)."""
 
-    src: NodeId
-    dst: NodeId
-    term: Term
-    context: bytes
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    context: Final[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReadIndexResponse:
-    src: NodeId
-    dst: NodeId
-    term: Term
-    index: LogIndex
-    context: bytes
+    src: Final[NodeId]
+    dst: Final[NodeId]
+    term: Final[Term]
+    index: Final[LogIndex]
+    context: Final[bytes]
 
 
 Message = (

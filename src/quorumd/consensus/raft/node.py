@@ -43,6 +43,7 @@ from quorumd.consensus.raft.messages import (
     Heartbeat,
     HeartbeatResponse,
     InstallSnapshot,
+    InstallSnapshotResponse,
     Message,
     ReadIndexRequest,
     ReadIndexResponse,
@@ -53,6 +54,8 @@ from quorumd.consensus.raft.messages import (
 from quorumd.consensus.raft.progress import Progress, ProgressState
 from quorumd.consensus.raft.readonly import ReadOnly
 from quorumd.errors import NotLeader, UsageError
+
+_MESSAGE_TYPES: frozenset[type] = frozenset(MESSAGE_TYPES)
 
 FAULTS = frozenset(
     {
@@ -283,14 +286,14 @@ class Raft:
         return index
 
     def step(self, message: object) -> None:
-        if not isinstance(message, MESSAGE_TYPES):
+        if type(message) not in _MESSAGE_TYPES:
             raise UsageError(f"not a raft message: {type(message).__name__}")
-        m: Message = message
+        m: Message = message  # type: ignore[assignment]
         if m.dst != self._id:
             raise UsageError(f"message for node {m.dst} stepped into node {self._id}")
         if m.src not in self.voters and m.src not in self.learners:
             return  # not a member of this cluster
-        if not self._check_term(m):
+        if m.term != self.term and not self._check_term(m):
             return
         self._dispatch(m)
 
@@ -319,8 +322,14 @@ class Raft:
         return True
 
     def _dispatch(self, m: Message) -> None:
-        if isinstance(m, AppendEntries | Heartbeat | InstallSnapshot):
-            self._from_leader(m)
+        # The two messages of every write first, by exact type (messages are never
+        # subclassed): this runs several times per write on every node.
+        kind = type(m)
+        if kind is AppendEntries or kind is Heartbeat or kind is InstallSnapshot:
+            self._from_leader(m)  # type: ignore[arg-type]
+        elif kind is AppendEntriesResponse:
+            if self.role is Role.LEADER:
+                replication.on_append_response(self, m)  # type: ignore[arg-type]
         elif isinstance(m, RequestVote):
             election.on_request_vote(self, m)
         elif isinstance(m, RequestVoteResponse):
@@ -334,11 +343,9 @@ class Raft:
             if self.role is not Role.LEADER and m.src == self.leader:
                 self._read_states.append(ReadState(m.index, m.context))
         elif self.role is Role.LEADER:
-            if isinstance(m, AppendEntriesResponse):
-                replication.on_append_response(self, m)
-            elif isinstance(m, HeartbeatResponse):
+            if isinstance(m, HeartbeatResponse):
                 replication.on_heartbeat_response(self, m)
-            else:
+            elif isinstance(m, InstallSnapshotResponse):
                 replication.on_snapshot_response(self, m)
 
     def _from_leader(self, m: AppendEntries | Heartbeat | InstallSnapshot) -> None:
@@ -427,11 +434,13 @@ class Raft:
 
     # ---- Ready / advance ----
 
-    def _hard_state(self) -> HardState:
-        return HardState(self.term, self.vote, self.log.commit_index)
+    def _hard_state_changed(self) -> bool:
+        p = self._persisted
+        return p.term != self.term or p.vote != self.vote or p.commit != self.log.commit_index
 
     def _committed_end(self) -> LogIndex:
-        return LogIndex(min(self.log.commit_index, self.log.stable_index))
+        log = self.log
+        return log.commit_index if log.commit_index < log.stable_index else log.stable_index
 
     def has_ready(self) -> bool:
         """True when `ready()` has work; False while a Ready awaits `advance()`."""
@@ -447,7 +456,8 @@ class Raft:
             or persisted.vote != self.vote
             or persisted.commit != log.commit_index
             or log.last_index > log.stable_index
-            or self._committed_end() > log.applied
+            or (log.commit_index if log.commit_index < log.stable_index else log.stable_index)
+            > log.applied
         )
 
     def ready(self) -> Ready:
@@ -457,22 +467,25 @@ class Raft:
         if (self._commit_unsent or self._appends_unsent) and self.role is Role.LEADER:
             replication.bcast_append(self)
         self._commit_unsent = self._appends_unsent = False
-        hs = self._hard_state()
+        log = self.log
+        hs = None
+        if self._hard_state_changed():
+            hs = HardState(self.term, self.vote, log.commit_index)
         end = self._committed_end()
-        committed = self.log.slice(self.log.applied + 1, end + 1) if end > self.log.applied else []
-        entries = tuple(self.log.unstable())
+        committed = log.slice(log.applied + 1, end + 1) if end > log.applied else ()
+        entries = tuple(log.unstable()) if log.last_index > log.stable_index else ()
         held = self._msgs_after_persist
-        if hs == self._persisted and not entries and self.pending_snapshot is None:
+        if held and hs is None and not entries and self.pending_snapshot is None:
             # nothing left to persist: what the held messages promise is already durable
             self._msgs.extend(m for m in held if m.dst != self._id)
             held = [m for m in held if m.dst == self._id]
-        rd = Ready(
-            hard_state=hs if hs != self._persisted else None,
-            entries=entries,
-            snapshot=self.pending_snapshot,
-            messages=tuple(self._msgs),
-            committed_entries=tuple(committed),
-            read_states=tuple(self._read_states),
+        rd = Ready(  # positional: hard_state, entries, snapshot, messages, committed, reads
+            hs,
+            entries,
+            self.pending_snapshot,
+            tuple(self._msgs),
+            tuple(committed),
+            tuple(self._read_states),
         )
         self._outstanding = (rd, held)
         self._msgs, self._msgs_after_persist, self._read_states = [], [], []
@@ -487,7 +500,8 @@ class Raft:
         self._outstanding = None
         if ready.hard_state is not None:
             self._persisted = ready.hard_state
-        self.log.stable_to(ready.entries)
+        if ready.entries:
+            self.log.stable_to(ready.entries)
         if ready.committed_entries:
             self.log.applied = LogIndex(max(self.log.applied, ready.committed_entries[-1].index))
         for m in held:
@@ -501,6 +515,9 @@ class Raft:
                 replication.maybe_commit(self)
 
     # ---- introspection ----
+
+    def leadership(self) -> tuple[Role, Term, NodeId | None]:
+        return self.role, self.term, self.leader
 
     def status(self) -> Status:
         progress = {}

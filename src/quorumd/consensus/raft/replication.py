@@ -35,6 +35,8 @@ def send_append(r: Raft, peer: NodeId, *, send_empty: bool = True) -> bool:
     """Send `peer` the entries it lacks, a snapshot if they were compacted; False if
     nothing was sent (paused, window full, or nothing new and not send_empty)."""
     pr = r.progress[peer]
+    if not send_empty and pr.next == r.log.last_index + 1:
+        return False  # nothing new: the usual end of the loops below, decided cheaply
     if pr.is_paused():
         return False
     prev_index = LogIndex(pr.next - 1)
