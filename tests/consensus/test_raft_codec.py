@@ -150,3 +150,33 @@ def test_an_append_entries_without_the_ack_field_asks_for_an_ack() -> None:
 def test_encoding_a_foreign_object_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         encode_message(object())
+
+
+@settings(max_examples=100)
+@given(
+    st.one_of(
+        st.builds(
+            AppendEntries, nodes, nodes, terms, indexes, terms, entry_runs(), indexes,
+            st.booleans(),
+        ),
+        st.builds(
+            AppendEntriesResponse, nodes, nodes, terms, st.booleans(), indexes,
+            st.none() | terms, indexes,
+        ),
+    )
+)
+def test_the_messages_of_every_write_take_the_fast_path(msg: object) -> None:
+    """AppendEntries and its response are decoded without the generic checking path
+    (it costs several times more, on every node, for every write) and to the same
+    message; anything malformed still goes through it (the tests above)."""
+    from quorumd.consensus.raft import codec
+
+    def checked(obj: object) -> object:
+        raise AssertionError(f"slow path taken for {obj!r}")
+
+    original = codec._decode_checked
+    codec._decode_checked = checked  # type: ignore[assignment]
+    try:
+        assert decode_message(encode_message(msg)) == msg
+    finally:
+        codec._decode_checked = original

@@ -163,7 +163,7 @@ def decode_message(obj: object) -> Message:
                     obj[1], obj[2], obj[3], obj[4], obj[5], decode_entries(obj[6]), obj[7],
                     ack == 1,
                 )
-        elif n == 8 and obj[0] == 4 and _uints(obj[1:4]) and _uints(obj[5:]):
+        elif n == 8 and obj[0] == 4 and _uints(obj[1:4]) and _uints(obj[5:8:2]):
             success, conflict = obj[4], obj[6]
             if (
                 type(success) is int
