@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/latency_trace.py              # 3 nodes, set 1x1 to the leader, 3 s
     .venv/bin/python bench/latency_trace.py --seconds 5 --examples 2
+    .venv/bin/python bench/latency_trace.py --target follower   # the forwarded path
 
 Starts a 3-node quorumd on loopback in which every node runs with timing wrappers around
 its handlers (client data in/out, peer data in/out, the Ready pump, the persist, the
@@ -106,7 +107,8 @@ def _load(base: Path) -> dict[int, list[Event]]:
     return out
 
 
-def _report(events: dict[int, list[Event]], leader: int, examples: int) -> None:
+def _report(events: dict[int, list[Event]], leader: int, origin: int, examples: int) -> None:
+    """`origin`: the node the client is connected to (where a write starts and ends)."""
     role = {i: "leader" if i == leader else f"follower {i}" for i in events}
     print("median handler duration (us), per node:")
     for i, evs in sorted(events.items()):
@@ -121,11 +123,11 @@ def _report(events: dict[int, list[Event]], leader: int, examples: int) -> None:
     writes: list[list[tuple[int, int, int, str]]] = []
     current: list[tuple[int, int, int, str]] | None = None
     for a, b, i, k in merged:
-        if i == leader and k == "client_in":
+        if i == origin and k == "client_in":
             current = [(a, b, i, k)]
         elif current is not None:
             current.append((a, b, i, k))
-            if i == leader and k == "client_out" and b - a > 2000:  # a real write
+            if i == origin and k == "client_out" and b - a > 2000:  # a real write
                 writes.append(current)
                 current = None
     if not writes:
@@ -149,6 +151,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--examples", type=int, default=3)
+    ap.add_argument("--target", choices=("leader", "follower"), default="leader",
+                    help="the node the client connects to (a follower forwards the write)")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="quorumd-trace-"))
     ports = _free_ports(6)
@@ -169,8 +173,9 @@ def main() -> int:
         if not leader:
             print("no leader elected", file=sys.stderr)
             return 1
+        origin = leader if args.target == "leader" else next(i for i in (1, 2, 3) if i != leader)
         bench = [sys.executable, "-m", "quorumd", "bench", "--hosts",
-                 f"127.0.0.1:{ports[leader - 1]}", "--workload", "set", "--conns", "1",
+                 f"127.0.0.1:{ports[origin - 1]}", "--workload", "set", "--conns", "1",
                  "--depth", "1", "--procs", "1", "--duration", str(args.seconds),
                  "--warmup", "0.5", "--json"]
         line = subprocess.run(bench, capture_output=True, text=True, check=False).stdout
@@ -185,7 +190,7 @@ def main() -> int:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
-    _report(_load(base), leader, args.examples)
+    _report(_load(base), leader, origin, args.examples)
     return 0
 
 

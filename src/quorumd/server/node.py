@@ -139,6 +139,7 @@ class Node:
         self._forward_flush = False
         self._forward_restart = False
         self._refusing: set[int] = set()  # leader: followers whose forwards it refused
+        self._last_forwarder: int | None = None  # leader: the follower that forwarded last
         self._reads: dict[bytes, _PendingRead] = {}
         self._read_waiting: list[tuple[int, bytes]] = []
         self._next_read = 0
@@ -388,6 +389,12 @@ class Node:
         peers = self._peers
         assert peers is not None
         encode = wire_codec(self.cfg).encode
+        first = self._last_forwarder
+        if first is not None and len(messages) > 1 and self._role == Role.LEADER:
+            # The follower whose client waits on these messages (the entries, then the
+            # commit notice, of a write it forwarded) hears first: the other followers'
+            # wake-ups then do not stand between it and the CPU.
+            messages = tuple(sorted(messages, key=lambda m: m.dst != first))  # type: ignore[attr-defined]
         for msg in messages:
             peers.send(msg.dst, ["r", encode(msg)])  # type: ignore[attr-defined]
         peers.flush()  # now, not at the end of the loop iteration: followers start sooner
@@ -554,6 +561,7 @@ class Node:
         assert engine is not None and self._peers is not None
         if restart:
             self._refusing.discard(peer)
+        self._last_forwarder = peer
         rejected: list[int] = []
         for rid, data in batch:
             if peer in self._refusing or term != self._term or self._role != Role.LEADER:
