@@ -11,6 +11,7 @@ admin server off, 4lw whitelist '*', maxClientCnxns=0.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import os
 import signal
@@ -28,6 +29,15 @@ from quorumd.loadgen import RawClient
 HOST = "127.0.0.1"
 JAVA = os.environ.get("JAVA", "/usr/bin/java")
 ZK_CLASSPATH = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
+
+
+def precompile() -> None:
+    """Write quorumd's bytecode now, as an installed package has it. With an editable
+    install and PYTHONDONTWRITEBYTECODE set (this workplace sets it), every server start
+    would compile the changed modules again, a cost a restart timing should not carry."""
+    import quorumd
+
+    compileall.compile_dir(os.path.dirname(quorumd.__file__), quiet=1)
 
 
 def free_ports(n: int) -> list[int]:
@@ -187,6 +197,8 @@ class Nodes:
         return t0
 
     def start_all(self, timeout_s: float = 60.0) -> None:
+        if self.kind == "quorumd":
+            precompile()
         for n in self.nodes:
             self.start(n.id)
         self.wait_leader(timeout_s)

@@ -85,6 +85,8 @@ fourlw() {
 }
 
 start_quorumd() {  # start_quorumd N [CONSENSUS CLIENT_BASE PEER_BASE DIR]
+  # bytecode written once, as an installed package has it (see bench/_servers.py)
+  "$PY" -m compileall -q "$REPO/src/quorumd" > /dev/null
   local n=$1 consensus=${2:-raft} cbase=${3:-$QD_CLIENT_BASE} pbase=${4:-$QD_PEER_BASE}
   local dir=${5:-$OUT/qd} peers="" i
   rm -rf "$dir"; mkdir -p "$dir"
