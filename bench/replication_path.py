@@ -98,7 +98,7 @@ def _elect(replicas: dict[int, _Replica]) -> None:
         for r in replicas.values():
             r.engine.tick()
         _exchange(replicas)
-        if any(r.engine.leadership()[0].value == "leader" for r in replicas.values()):
+        if any(r.engine.status().role.value == "leader" for r in replicas.values()):
             _exchange(replicas)
             return
     raise SystemExit("no leader elected")
@@ -118,7 +118,7 @@ def _exchange(replicas: dict[int, _Replica]) -> None:
 def run(n: int, consensus: str, root: str) -> dict[str, float]:
     replicas = {i: _Replica(i, consensus, root) for i in (1, 2, 3)}
     _elect(replicas)
-    leader = next(r for r in replicas.values() if r.engine.leadership()[0].value == "leader")
+    leader = next(r for r in replicas.values() if r.engine.status().role.value == "leader")
     followers = [r for r in replicas.values() if r is not leader]
     spent = dict.fromkeys(HOPS, 0.0)
     clock: Callable[[], float] = time.process_time
