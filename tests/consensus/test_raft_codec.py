@@ -131,6 +131,8 @@ def test_corrupted_field_raises_protocol_error(msg: object, data: st.DataObject)
         [3, 1, 2, 1, 0, 0, [[2, 5, 0, b""], [1, 6, 0, b""]], 0],  # terms going down
         [3, 1, 2, 1, 0, 0, [[1, 5, 9, b""]], 0],  # unknown entry kind
         [10, 1, 2, 1, "ctx"],  # str where bytes belong
+        [3.0, 1, 2, 5, 4, 5, [[5, 5, 1, b"d"]], 4, 1],  # a float tag (fast path shape)
+        [4.0, 2, 1, 5, 1, 5, None, 0],  # the same for an AppendEntriesResponse
         b"\x01\x02",
     ],
 )

@@ -154,7 +154,7 @@ def decode_message(obj: object) -> Message:
     """The message `encode_message` produced; `ProtocolError` on anything malformed."""
     # Fast path for the two messages of every write when well formed; anything else takes
     # the checking path below, which says what is wrong.
-    if type(obj) is list:
+    if type(obj) is list and obj and type(obj[0]) is int:
         n = len(obj)
         if n == 9 and obj[0] == 3 and _uints(obj[1:6]) and _uints(obj[7:8]):
             ack = obj[8]
