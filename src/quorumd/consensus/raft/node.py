@@ -446,18 +446,15 @@ class Raft:
         """True when `ready()` has work; False while a Ready awaits `advance()`."""
         if self._outstanding is not None:
             return False
-        persisted, log = self._persisted, self.log
+        log = self.log
         return bool(
             self._msgs
             or self._msgs_after_persist
             or self._read_states
             or self.pending_snapshot is not None
-            or persisted.term != self.term  # field by field: called several times a write
-            or persisted.vote != self.vote
-            or persisted.commit != log.commit_index
+            or self._hard_state_changed()
             or log.last_index > log.stable_index
-            or (log.commit_index if log.commit_index < log.stable_index else log.stable_index)
-            > log.applied
+            or self._committed_end() > log.applied
         )
 
     def ready(self) -> Ready:
