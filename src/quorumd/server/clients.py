@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 from quorumd import __version__
 from quorumd import machine as m
@@ -63,7 +64,10 @@ class ClientServer:
             lambda: ClientConn(self), self.cfg.client_host, self.cfg.client_port,
             reuse_address=True,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        # uvloop gives a list where typeshed says tuple: index it untyped, so a compiled
+        # build (bench/mypyc_build.sh) does not reject it
+        sockets: Any = self._server.sockets
+        self.port = sockets[0].getsockname()[1]
         self._watchdog = asyncio.create_task(self._watch_leadership())
 
     async def stop(self) -> None:

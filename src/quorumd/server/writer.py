@@ -29,8 +29,8 @@ class DiskWriter:
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "quorumd-writer") -> None:
         self._loop = loop
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Done] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._worker = threading.Thread(target=self._run, name=name, daemon=True)
+        self._worker.start()
         self._unfinished = 0  # only touched on the loop thread
 
     def submit(self, job: Callable[[], Any], done: Done) -> None:
@@ -65,4 +65,4 @@ class DiskWriter:
 
     def close(self, timeout: float = 5.0) -> None:
         self._jobs.put(None)
-        self._thread.join(timeout)
+        self._worker.join(timeout)
