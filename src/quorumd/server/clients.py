@@ -66,8 +66,8 @@ class ClientServer:
         )
         # uvloop gives a list where typeshed says tuple: index it untyped, so a compiled
         # build (bench/mypyc_build.sh) does not reject it
-        sockets: Any = self._server.sockets
-        self.port = sockets[0].getsockname()[1]
+        server: Any = self._server
+        self.port = server.sockets[0].getsockname()[1]
         self._watchdog = asyncio.create_task(self._watch_leadership())
 
     async def stop(self) -> None:

@@ -137,7 +137,9 @@ class Raft:
         self._appends_unsent = False  # the leader appended entries since the last Ready
         if restored is not None:
             self._restore(restored)
-        self._persisted = HardState(self.term, self.vote, self.log.commit_index)
+        # Read back through a method: mypy keeps `self.vote` narrowed to None across the
+        # `_restore()` call above, and a mypyc build (bench/mypyc_build.sh) checks that.
+        self._persisted = self._current_hard_state()
         self.become_follower(self.term, None)
 
     def _restore(self, restored: Restored) -> None:
@@ -433,6 +435,9 @@ class Raft:
         self.snapshot = snapshot
 
     # ---- Ready / advance ----
+
+    def _current_hard_state(self) -> HardState:
+        return HardState(self.term, self.vote, self.log.commit_index)
 
     def _hard_state_changed(self) -> bool:
         p = self._persisted
