@@ -472,7 +472,7 @@ class Raft:
         log = self.log
         hs = None
         if self._hard_state_changed():
-            hs = HardState(self.term, self.vote, log.commit_index)
+            hs = self._current_hard_state()
         end = self._committed_end()
         committed = log.slice(log.applied + 1, end + 1) if end > log.applied else ()
         entries = tuple(log.unstable()) if log.last_index > log.stable_index else ()
