@@ -6,6 +6,7 @@
 #   options: --duration S --warmup S --out DIR --workloads "set get ..." --sizes "3 1"
 #            --paxos-workloads "set get mixed"   (3 nodes: also run quorumd on Multi-Paxos
 #            for these, as a third system in the same alternation; "" to skip)
+#            --latency-rounds K  --build compiled|interpreted
 #
 # For each cluster size (3 nodes, then 1) it starts ZooKeeper (bench/zookeeper.sh, Debian's
 # package, installed here when missing) and quorumd (`quorumd serve` per node), both on
@@ -15,7 +16,16 @@
 # run by run so drift on the machine hits both alike, and keeps each side's peak. Last,
 # the low-load latency rows: 1 connection, depth 1, set — sent to the leader of each
 # system and to a follower of each (a follower forwards the write: one more hop), so
-# both systems are measured on the same path.
+# both systems are measured on the same path. Where the scheduler puts four busy processes
+# on two cores moves a 1x1 p50 by as much as a quarter (bench/placement.py), and that is
+# decided anew at every cluster start, so these rows are taken in --latency-rounds rounds
+# (default 3), each on freshly started clusters of both systems, and each system's p50 is
+# the median of its rounds' p50s; every round's figure is printed too.
+#
+# --build compiled (the default) runs the quorumd servers on the mypyc build (`make
+# compiled`, built here when stale; the interpreted tree when this machine cannot compile);
+# --build interpreted runs the source tree. The load generator is the interpreted tree in
+# both cases, so figures of the two builds are comparable. Each quorumd line records it.
 #
 # Every `quorumd bench` JSON line goes to DIR/results.jsonl; the table is printed from it.
 # The load generator shares the machine's cores with the servers: its own CPU use is in
@@ -33,6 +43,8 @@ OUT=/tmp/quorumd-compare
 WORKLOADS="set get mixed create lock lock-native"
 PAXOS_WORKLOADS="set get mixed"
 SIZES="3 1"
+LATENCY_ROUNDS=3
+BUILD=compiled
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -42,7 +54,9 @@ while [[ $# -gt 0 ]]; do
     --workloads) WORKLOADS=$2; shift ;;
     --sizes) SIZES=$2; shift ;;
     --paxos-workloads) PAXOS_WORKLOADS=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --latency-rounds) LATENCY_ROUNDS=$2; shift ;;
+    --build) BUILD=$2; shift ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -55,6 +69,16 @@ else
   SWEEP="8x4 32x16 64x32"
 fi
 PROCS=2
+SERVE_PYTHONPATH=${PYTHONPATH:-}  # what the quorumd servers import
+case "$BUILD" in
+  compiled)
+    rc=0; "$PY" "$REPO/tools/build_compiled.py" --if-stale --out "$REPO/build/compiled" >&2 || rc=$?
+    if [[ $rc == 0 ]]; then SERVE_PYTHONPATH="$REPO/build/compiled/src"
+    elif [[ $rc == 3 ]]; then BUILD=interpreted; echo "no compiler here: the interpreted build runs" >&2
+    else exit "$rc"; fi ;;
+  interpreted) ;;
+  *) echo "--build must be compiled or interpreted" >&2; exit 2 ;;
+esac
 
 # ZooKeeper on ports of its own, so an ensemble started elsewhere with the defaults is untouched
 export ZK_BASE="$OUT/zk" ZK_CLIENT_BASE=24180 ZK_QUORUM_BASE=24280 ZK_ELECTION_BASE=24380
@@ -93,7 +117,7 @@ start_quorumd() {  # start_quorumd N [CONSENSUS CLIENT_BASE PEER_BASE DIR]
   for i in $(seq 1 "$n"); do peers+="${peers:+,}$i=127.0.0.1:$((pbase + i))"; done
   for i in $(seq 1 "$n"); do
     mkdir -p "$dir/node$i"
-    setsid "$PY" -m quorumd serve --id "$i" --peers "$peers" --client-port $((cbase + i)) \
+    PYTHONPATH="$SERVE_PYTHONPATH" setsid "$PY" -m quorumd serve --id "$i" --peers "$peers" --client-port $((cbase + i)) \
       --data-dir "$dir/node$i/data" --consensus "$consensus" --log-level warning \
       > "$dir/node$i/node.log" 2>&1 < /dev/null &
     QD_PIDS+=($!)
@@ -134,16 +158,18 @@ role_port() {  # role_port BASE N ROLE: client port of the node whose srvr Mode 
   echo $(($1 + 1))
 }
 
-run_bench() {  # run_bench SYSTEM SIZE HOSTS WORKLOAD CONNS DEPTH PROCS [TARGET]
-  local sys=$1 size=$2 hosts=$3 wl=$4 conns=$5 depth=$6 procs=$7 target=${8:-all} line rc=0
+run_bench() {  # run_bench SYSTEM SIZE HOSTS WORKLOAD CONNS DEPTH PROCS [TARGET [ROUND]]
+  local sys=$1 size=$2 hosts=$3 wl=$4 conns=$5 depth=$6 procs=$7 target=${8:-all}
+  local round=${9:-0} build=null line rc=0
+  [[ $sys == zookeeper ]] || build="\"$BUILD\""
   line=$("$PY" -m quorumd bench --hosts "$hosts" --workload "$wl" --conns "$conns" \
            --depth "$depth" --procs "$procs" --duration "$DURATION" --warmup "$WARMUP" --json \
            2>>"$OUT/bench.stderr" | tail -n 1) || rc=$?
   [[ -n "$line" ]] || line='{"failed": "no output"}'
-  printf '{"system": "%s", "nodes": %s, "target": "%s", "rc": %s, "result": %s}\n' \
-    "$sys" "$size" "$target" "$rc" "$line" \
+  printf '{"system": "%s", "build": %s, "nodes": %s, "target": "%s", "round": %s, "rc": %s, "result": %s}\n' \
+    "$sys" "$build" "$size" "$target" "$round" "$rc" "$line" \
     >> "$OUT/results.jsonl"
-  log "$sys n=$size $wl conns=$conns depth=$depth rc=$rc: $(cut -c1-150 <<<"$line")"
+  log "$sys n=$size $wl conns=$conns depth=$depth${9:+ round $round}${8:+ to $target} rc=$rc: $(cut -c1-150 <<<"$line")"
 }
 
 run_size() {  # run_size N: both systems up, every workload x sweep point, alternating
@@ -171,10 +197,6 @@ run_size() {  # run_size N: both systems up, every workload x sweep point, alter
       fi
     done
   done
-  if [[ $n == 1 ]]; then  # low-load latency: one connection, one request at a time
-    run_bench zookeeper "$n" "$zk_hosts" set 1 1 1
-    run_bench quorumd "$n" "$qd_hosts" set 1 1 1
-  fi
   stop_quorumd
   "$HERE/zookeeper.sh" stop >&2
 }
@@ -184,36 +206,66 @@ mkdir -p "$OUT"
 : > "$OUT/results.jsonl"
 : > "$OUT/bench.stderr"
 log "results in $OUT/results.jsonl; sweep (conns x depth): $SWEEP; $DURATION s + $WARMUP s warmup"
-for n in $SIZES; do run_size "$n"; done
-# the low-load row also for 3 nodes, if that size was run
-if [[ " $SIZES " == *" 3 "* ]]; then
-  "$HERE/zookeeper.sh" start 3 >&2
-  start_quorumd 3
-  for role in leader follower; do
-    run_bench zookeeper 3 "127.0.0.1:$(role_port "$ZK_CLIENT_BASE" 3 $role)" set 1 1 1 $role
-    run_bench quorumd 3 "127.0.0.1:$(role_port "$QD_CLIENT_BASE" 3 $role)" set 1 1 1 $role
+for n in $SIZES; do [[ -z "$WORKLOADS" ]] || run_size "$n"; done
+# The low-load rows: one connection, one request at a time, in rounds of fresh clusters.
+for round in $(seq 1 "$LATENCY_ROUNDS"); do
+  for n in $SIZES; do
+    log "low-load round $round of $LATENCY_ROUNDS: fresh $n-node clusters"
+    "$HERE/zookeeper.sh" start "$n" >&2
+    start_quorumd "$n"
+    if [[ $n == 1 ]]; then
+      run_bench zookeeper 1 "$(hosts_of "$ZK_CLIENT_BASE" 1)" set 1 1 1 all "$round"
+      run_bench quorumd 1 "$(hosts_of "$QD_CLIENT_BASE" 1)" set 1 1 1 all "$round"
+    else
+      for role in leader follower; do
+        run_bench zookeeper "$n" "127.0.0.1:$(role_port "$ZK_CLIENT_BASE" "$n" $role)" \
+          set 1 1 1 $role "$round"
+        run_bench quorumd "$n" "127.0.0.1:$(role_port "$QD_CLIENT_BASE" "$n" $role)" \
+          set 1 1 1 $role "$round"
+      done
+    fi
+    stop_quorumd
+    "$HERE/zookeeper.sh" stop >&2
   done
-  stop_quorumd
-  "$HERE/zookeeper.sh" stop >&2
-fi
+done
 
 "$PY" - "$OUT/results.jsonl" <<'EOF'
-"""Peak per (nodes, workload, system) over the sweep, and the 1x1 latency rows."""
+"""Peak per (nodes, workload, system) over the sweep, and the 1x1 latency rows: each
+figure of those the median over the rounds (fresh clusters each), every round listed."""
 import json
+import statistics
 import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 peak: dict[tuple[int, str, str], dict] = {}
-low: dict[tuple[int, str, str], dict] = {}
+rounds: dict[tuple[int, str, str], list[dict]] = {}
+builds = sorted({row["build"] for row in rows if row.get("build")})
 for row in rows:
     r = row["result"]
     key = (row["nodes"], r.get("workload", "?"), row["system"])
     if r.get("conns") == 1 and r.get("depth") == 1:
-        low[(row["nodes"], row.get("target", "all"), row["system"])] = r
+        rounds.setdefault((row["nodes"], row.get("target", "all"), row["system"]), []).append(r)
         continue
     best = peak.get(key)
     if best is None or r.get("ops_per_s", -1) > best.get("ops_per_s", -1):
         peak[key] = r
+
+
+def median_of(runs: list[dict]) -> dict:
+    """The rounds as one row: each figure's median; errors summed; a failed round shows."""
+    done = [r for r in runs if "ops" in r]
+    if len(done) < len(runs):
+        return next(r for r in runs if "ops" not in r)
+    out = dict(done[0])
+    for field in ("ops_per_s", "p50_ms", "p99_ms", "loadgen_cpu_pct"):
+        if all(r.get(field) is not None for r in done):
+            out[field] = statistics.median(r[field] for r in done)
+    for field in ("errors", "timeouts", "connection_losses"):
+        out[field] = sum(r[field] for r in done)
+    return out
+
+
+low = {key: median_of(runs) for key, runs in rounds.items()}
 
 
 def cell(r, field, fmt="{:,.0f}"):
@@ -271,5 +323,14 @@ for nodes in sorted({k[0] for k in peak} | {k[0] for k in low}, reverse=True):
         z, q = low.get((nodes, target, "zookeeper")), low.get((nodes, target, "quorumd"))
         if z or q:
             to = "" if target == "all" else f" to the {target}"
-            line(f"set, 1 conn, depth 1{to}", z, q, latency=True)
+            n = len(rounds.get((nodes, target, "quorumd"), []))
+            line(f"set, 1 conn, depth 1{to} (median of {n})", z, q, latency=True)
+    for target in ("all", "leader", "follower"):
+        zs = rounds.get((nodes, target, "zookeeper"), [])
+        qs = rounds.get((nodes, target, "quorumd"), [])
+        if zs or qs:
+            p50 = lambda runs: ", ".join(cell(r, "p50_ms", "{:.2f}") for r in runs)
+            to = "" if target == "all" else f" to the {target}"
+            print(f"\n1x1 set{to}, p50 ms per round: ZooKeeper {p50(zs)}; quorumd {p50(qs)}")
+print(f"\nquorumd build: {', '.join(builds) or '-'}")
 EOF

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from raft_harness import Cluster
@@ -106,6 +107,7 @@ def test_random_schedules_keep_raft_safe(
     _converge(c)
 
 
+@pytest.mark.pure_python
 def test_messages_and_ready_records_are_read_only() -> None:
     """A message in flight is shared by sender, network and receiver: no one may change
     it. The hot records are not `frozen` (too slow) but every field is `Final`, which

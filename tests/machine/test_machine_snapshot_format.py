@@ -174,6 +174,7 @@ def test_nodes_are_stored_breadth_first() -> None:
     assert names == ["a", "a-b", "b", "zookeeper", "x", "config", "quota"]
 
 
+@pytest.mark.pure_python
 def test_restored_nodes_share_ints_like_created_ones() -> None:
     """node.py, memory rule 4, and one ctime object for a millisecond's nodes."""
     d = Driver(time_ms=1_700_000_000_000)

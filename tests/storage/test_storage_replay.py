@@ -4,7 +4,9 @@ short-cuts: the same entries, hard state, segment facts, torn tail and refusals.
 from __future__ import annotations
 
 import random
+import struct
 
+import crc32c
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from quorumd.errors import StorageError
 from quorumd.sim.disk import SimDisk
 from quorumd.storage import recovery
 from quorumd.storage.records import (
+    ENTRY_OVERHEAD,
     decode_at,
     decode_entry_run,
     encode_entries,
@@ -30,6 +33,20 @@ WAL = "/n/wal"
 def _entries(entries: list[Entry]) -> bytes:
     buf = bytearray(encoded_entries_size(entries))
     encode_entries(buf, 0, entries)
+    return bytes(buf)
+
+
+def _with_kind(entries: list[Entry], kind: int) -> bytes:
+    """`entries` as framed by a writer that knows an entry kind this one does not: each
+    record's kind byte replaced and its checksum made good again. (An Entry cannot
+    carry such a kind itself: compiled, its field only takes an EntryKind.)"""
+    buf = bytearray(_entries(entries))
+    offset = 0
+    for e in entries:
+        end = offset + ENTRY_OVERHEAD + len(e.data)
+        buf[offset + ENTRY_OVERHEAD - 1] = kind  # the last byte before the data
+        struct.pack_into("<I", buf, offset, crc32c.crc32c(bytes(buf[offset + 4 : end])))
+        offset = end
     return bytes(buf)
 
 
@@ -76,13 +93,12 @@ def segments(draw: st.DrawFn) -> tuple[int, list[bytes]]:
                     "gap": nxt + 2,
                 }[what]
                 n = draw(st.integers(1, 4))
-                kind = 7 if what == "kind" else EntryKind.NORMAL
                 term = Term(draw(st.integers(1, 3)))
                 run = [
-                    Entry(term, LogIndex(i), kind, b"d%d" % i)  # type: ignore[arg-type]
+                    Entry(term, LogIndex(i), EntryKind.NORMAL, b"d%d" % i)
                     for i in range(start, start + n)
                 ]
-                parts.append(_entries(run))
+                parts.append(_with_kind(run, 7) if what == "kind" else _entries(run))
                 nxt = start + n
             elif what == "hs":
                 parts.append(encode_hard_state(HardState(Term(1), NodeId(1), LogIndex(0))))
@@ -137,7 +153,7 @@ def test_entry_run_stops_where_the_sequence_breaks() -> None:
 
 def test_an_unknown_entry_kind_refuses_naming_the_file_and_offset() -> None:
     good = _entries([Entry(Term(1), LogIndex(i), EntryKind.NORMAL, b"x") for i in (1, 2)])
-    bad = _entries([Entry(Term(1), LogIndex(3), 7, b"x")])  # type: ignore[arg-type]
+    bad = _with_kind([Entry(Term(1), LogIndex(3), EntryKind.NORMAL, b"x")], 7)
     disk = _disk(1, [good + bad])
     with pytest.raises(StorageError, match=rf"\.wal: offset {len(good)}: unknown entry kind 7"):
         scan_wal(disk, WAL)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import quorumd.wire
 from quorumd.errors import ProtocolError
 from quorumd.wire import connection, constants
@@ -14,6 +16,7 @@ def test_every_exported_name_exists() -> None:
         assert hasattr(quorumd.wire, name), name
 
 
+@pytest.mark.pure_python
 def test_connection_signatures() -> None:
     server = quorumd.wire.ServerConnection
     assert list(inspect.signature(server).parameters) == ["max_buffer", "extensions"]

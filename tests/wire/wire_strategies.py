@@ -8,6 +8,9 @@ struct.error in the round-trip tests, so the table is itself checked.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import pathlib
+import sys
 import typing
 from typing import Any
 
@@ -82,7 +85,7 @@ def _for_type(name: str, tp: Any) -> st.SearchStrategy[Any]:
     if tp is type(None):
         return st.none()
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return record_strategy(tp)
+        return record_strategy(_actual(tp))
     raise TypeError(f"no strategy for field {name}: {tp!r}")
 
 
@@ -98,9 +101,40 @@ def record_strategy(cls: type) -> st.SearchStrategy[Any]:
     if cls is multi.MultiResponse:
         result = st.one_of([record_strategy(c) for c in _MULTI_RESULTS])
         return st.lists(result, max_size=4).map(lambda rs: multi.MultiResponse(tuple(rs)))
-    hints = typing.get_type_hints(cls, vars(records) | vars(control) | vars(multi))
+    hints = typing.get_type_hints(_declared(cls), vars(records) | vars(control) | vars(multi))
     fields = {f.name: _for_type(f.name, hints[f.name]) for f in dataclasses.fields(cls)}
     return st.builds(cls, **fields)
+
+
+_PURE = "_pure_"  # prefix of a module loaded again as plain Python
+
+
+def _declared(cls: type) -> type:
+    """The class whose annotations are the declared field types. A mypyc-compiled
+    class (`make test-compiled`) reports some as bare `type` or `tuple`; its module's
+    `.py`, still beside the extension, is loaded once more as plain Python for them."""
+    module = sys.modules[cls.__module__]
+    if (module.__file__ or "").endswith(".py"):
+        return cls
+    name = _PURE + module.__name__
+    if name not in sys.modules:
+        stem = module.__name__.rpartition(".")[2]
+        path = pathlib.Path(module.__file__ or "").with_name(stem + ".py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
+        pure = importlib.util.module_from_spec(spec)
+        sys.modules[name] = pure
+        spec.loader.exec_module(pure)
+    declared: type = getattr(sys.modules[name], cls.__name__)
+    return declared
+
+
+def _actual(cls: type) -> type:
+    """The class the codec uses, for a field type `_declared` found."""
+    if not cls.__module__.startswith(_PURE):
+        return cls
+    actual: type = getattr(sys.modules[cls.__module__.removeprefix(_PURE)], cls.__name__)
+    return actual
 
 
 def all_record_classes() -> list[type]:

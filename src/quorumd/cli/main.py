@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from quorumd import __version__
+from quorumd import __version__, build
 
 # Imported when used: `quorumd serve` should not pay for the load generator and the
 # simulator (about 0.2 s of a restart).
@@ -31,7 +31,8 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="quorumd")
+@click.version_option(__version__, prog_name="quorumd",
+                      message=f"%(prog)s %(version)s ({build()})")
 def main() -> None:
     """quorumd: a distributed coordination service (ZooKeeper protocol, Raft/Paxos)."""
 

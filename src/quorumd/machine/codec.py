@@ -135,7 +135,7 @@ def _list(value: object, length: int | None = None) -> list[Any]:
 
 
 def _acl_in(value: object) -> tuple[ACL, ...]:
-    if value == _OPEN and type(value) is int:
+    if type(value) is int and value == _OPEN:  # not False, which == 0 too
         return OPEN_ACL_UNSAFE
     out = []
     for item in _list(value):

@@ -296,7 +296,10 @@ class StateMachine:
     def _multi(self, op: Multi, zxid: int, time_ms: int, session_id: int) -> tuple[object, ...]:
         """ZooKeeper's multi: the failing op gets its error, the ops before it a
         code-0 RolledBack, the ops after it RuntimeInconsistency; nothing applies."""
-        if not all(isinstance(sub, _MULTI_OPS) for sub in op.ops):
+        # Iterated as objects: compiled (mypyc), a loop over tuple[MultiOp, ...] checks
+        # each item's type itself and would raise TypeError, not BadArguments.
+        given: tuple[object, ...] = op.ops
+        if not all(isinstance(sub, _MULTI_OPS) for sub in given):
             raise BadArguments("multi accepts only create, delete, setData and check")
         tree = self._tree
         mark = tree.begin()

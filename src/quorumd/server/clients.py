@@ -65,7 +65,7 @@ class ClientServer:
             reuse_address=True,
         )
         # uvloop gives a list where typeshed says tuple: index it untyped, so a compiled
-        # build (bench/mypyc_build.sh) does not reject it
+        # build (tools/build_compiled.py) does not reject it
         server: Any = self._server
         self.port = server.sockets[0].getsockname()[1]
         self._watchdog = asyncio.create_task(self._watch_leadership())

@@ -105,8 +105,9 @@ class ClientConn(asyncio.Protocol):
                     self._write(self.server.four_letter(event.word).encode())
                     self.close("four-letter word answered", flush=True, level=logging.DEBUG)
                     return
-        except w.UnknownOpcode as exc:
-            self.close(f"unknown opcode {exc.opcode} (xid {exc.xid})", level=logging.WARNING)
+        except w.UnknownOpcode as unknown:  # a name of its own: mypyc types one per name
+            self.close(f"unknown opcode {unknown.opcode} (xid {unknown.xid})",
+                       level=logging.WARNING)
         except ProtocolError as exc:
             self.close(f"protocol error: {exc}", level=logging.WARNING)
 

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from quorumd import build
 from quorumd._types import NodeId
 from quorumd.consensus.engine import (
     ClusterConfig,
@@ -206,8 +207,8 @@ class Node:
         self._schedule_tick()
         self._schedule_pump()
         log.info(
-            "node %d started: %d entries after snapshot %d, consensus=%s",
-            self.id, len(restored.entries), self._snapshot_index, self.cfg.consensus,
+            "node %d started: %d entries after snapshot %d, consensus=%s, build=%s",
+            self.id, len(restored.entries), self._snapshot_index, self.cfg.consensus, build(),
         )
 
     async def stop(self) -> None:

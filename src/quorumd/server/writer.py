@@ -29,7 +29,7 @@ class DiskWriter:
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "quorumd-writer") -> None:
         self._loop = loop
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Done] | None] = queue.SimpleQueue()
-        # not `_thread`: mypyc (bench/mypyc_build.sh) emits it as `__thread`, a C keyword
+        # not `_thread`: mypyc (tools/build_compiled.py) emits it as `__thread`, a C keyword
         self._worker = threading.Thread(target=self._run, name=name, daemon=True)
         self._worker.start()
         self._unfinished = 0  # only touched on the loop thread

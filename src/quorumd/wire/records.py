@@ -145,8 +145,6 @@ class Stat:
     num_children: Final[int]
     pzxid: Final[int]
 
-    SIZE = _STAT.size
-
     def encode(self, w: Writer) -> None:
         w.buf += _STAT.pack(
             self.czxid, self.mzxid, self.ctime, self.mtime, self.version, self.cversion,
@@ -181,8 +179,6 @@ class RequestHeader:
     xid: int
     type: int
 
-    SIZE = _REQUEST_HEADER.size
-
     def encode(self, w: Writer) -> None:
         w.buf += _REQUEST_HEADER.pack(self.xid, self.type)
 
@@ -196,8 +192,6 @@ class ReplyHeader:
     xid: int
     zxid: int
     err: int
-
-    SIZE = _REPLY_HEADER.size
 
     def encode(self, w: Writer) -> None:
         w.buf += _REPLY_HEADER.pack(self.xid, self.zxid, self.err)

@@ -138,7 +138,7 @@ class Raft:
         if restored is not None:
             self._restore(restored)
         # Read back through a method: mypy keeps `self.vote` narrowed to None across the
-        # `_restore()` call above, and a mypyc build (bench/mypyc_build.sh) checks that.
+        # `_restore()` call above, and a mypyc build (tools/build_compiled.py) checks that.
         self._persisted = self._current_hard_state()
         self.become_follower(self.term, None)
 
