@@ -10,6 +10,7 @@ admin server off, 4lw whitelist '*', maxClientCnxns=0.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import compileall
 import contextlib
@@ -29,6 +30,35 @@ from quorumd.loadgen import RawClient
 HOST = "127.0.0.1"
 JAVA = os.environ.get("JAVA", "/usr/bin/java")
 ZK_CLASSPATH = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
+
+
+REPO = Path(__file__).resolve().parent.parent
+NO_TOOLCHAIN = 3  # tools/build_compiled.py's exit status when nothing can compile here
+
+
+def add_build_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--build", choices=["compiled", "interpreted"], default="compiled",
+        help="quorumd servers on the mypyc build (default; built when stale) or the source "
+        "tree; this script itself runs interpreted either way",
+    )
+
+
+def serve_env(build: str) -> tuple[str, dict[str, str]]:
+    """(the build that will run, the environment to start quorumd servers with). The
+    compiled build is made first when stale; a machine that cannot compile runs the
+    interpreted one, and says so. Interpreted servers inherit PYTHONPATH, so
+    `PYTHONPATH=<other tree>/src ... --build interpreted` measures another tree."""
+    env = dict(os.environ)
+    if build == "compiled":
+        tool = [sys.executable, str(REPO / "tools" / "build_compiled.py"), "--if-stale"]
+        rc = subprocess.call(tool, stdout=sys.stderr)
+        if rc == 0:
+            return "compiled", {**env, "PYTHONPATH": str(REPO / "build" / "compiled" / "src")}
+        if rc != NO_TOOLCHAIN:
+            raise SystemExit(f"the compiled build failed (exit {rc})")
+        print("no compiler here: the servers run the interpreted build", file=sys.stderr)
+    return "interpreted", env
 
 
 def precompile() -> None:
@@ -94,6 +124,7 @@ class Nodes:
     base: Path
     size: int = 3
     zk_heap: str = "1g"
+    env: dict[str, str] | None = None  # for quorumd servers: see serve_env()
     nodes: list[_Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -188,6 +219,7 @@ class Nodes:
         t0 = time.monotonic()
         n.proc = subprocess.Popen(
             self._command(n),
+            env=self.env if self.kind == "quorumd" else None,
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _servers import Nodes, open_client
+from _servers import Nodes, add_build_option, open_client, serve_env
 from quorumd.errors import ConnectionLoss
 from quorumd.loadgen import RawClient, parse_hosts
 from quorumd.loadgen.workloads import OPEN_ACL_UNSAFE
@@ -114,7 +114,7 @@ async def _round(nodes: Nodes, log: WriteLog, n: int) -> dict[str, object]:
 
 
 async def _run(kind: str, args: argparse.Namespace, base: Path) -> list[dict[str, object]]:
-    nodes = Nodes(kind, base / kind, 3)
+    nodes = Nodes(kind, base / kind, 3, env=args.serve_env)
     try:
         await asyncio.to_thread(nodes.start_all)
         hosts = parse_hosts(nodes.hosts)
@@ -154,9 +154,9 @@ def _summary(kind: str, rows: list[dict[str, object]]) -> dict[str, object]:
         "system": kind,
         "rounds": len(rows),
         "no_write_within_60s": len(rows) - len(writes),
-        "first_write_ms_median": statistics.median(writes) if writes else None,
+        "first_write_ms_median": round(statistics.median(writes), 1) if writes else None,
         "first_write_ms_max": max(writes) if writes else None,
-        "leader_seen_ms_median": statistics.median(leaders) if leaders else None,
+        "leader_seen_ms_median": round(statistics.median(leaders), 1) if leaders else None,
     }
 
 
@@ -167,17 +167,22 @@ def main() -> None:
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--zookeeper", action="store_true", help="also run against ZooKeeper")
     parser.add_argument("--json", action="store_true", help="one JSON line per system")
+    add_build_option(parser)
     args = parser.parse_args()
+    args.build, args.serve_env = serve_env(args.build)
     kinds = ["quorumd", "zookeeper"] if args.zookeeper else ["quorumd"]
     with tempfile.TemporaryDirectory(prefix="quorumd-failover-") as tmp:
         for kind in kinds:
             rows = asyncio.run(_run(kind, args, Path(tmp)))
             summary = _summary(kind, rows)
+            if kind == "quorumd":
+                summary["build"] = args.build
             if args.json:
                 print(json.dumps({**summary, "rows": rows}))
             else:
                 print(
-                    f"{kind}: median time to first write after kill -9 of the leader: "
+                    f"{kind}{' (' + args.build + ')' if kind == 'quorumd' else ''}: "
+                    f"median time to first write after kill -9 of the leader: "
                     f"{summary['first_write_ms_median']} ms (max "
                     f"{summary['first_write_ms_max']} ms); median new leader seen after "
                     f"{summary['leader_seen_ms_median']} ms; rounds without a write in 60 s: "

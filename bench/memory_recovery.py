@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _servers import Nodes, open_client, rss_kib
+from _servers import Nodes, add_build_option, open_client, rss_kib, serve_env
 from quorumd.errors import ConnectionLoss
 from quorumd.loadgen import RawClient, parse_hosts
 from quorumd.loadgen.workloads import OPEN_ACL_UNSAFE
@@ -119,7 +119,7 @@ async def restart_time(nodes: Nodes, last: str, timeout_s: float = 600.0) -> flo
 
 
 async def measure(kind: str, args: argparse.Namespace, base: Path) -> dict[str, object]:
-    nodes = Nodes(kind, base / kind, 1, zk_heap=args.zk_heap)
+    nodes = Nodes(kind, base / kind, 1, zk_heap=args.zk_heap, env=args.serve_env)
     try:
         await asyncio.to_thread(nodes.start_all)
         rss0, _ = rss_kib(nodes.pid(1))
@@ -127,6 +127,7 @@ async def measure(kind: str, args: argparse.Namespace, base: Path) -> dict[str, 
             print(f"{kind}: loading {args.nodes:,} nodes of 100 bytes", flush=True)
         row: dict[str, object] = {
             "system": kind,
+            "build": args.build if kind == "quorumd" else None,
             "nodes": args.nodes,
             "rss_empty_mib": rss0 // 1024,
         }
@@ -156,7 +157,9 @@ def main() -> None:
     parser.add_argument("--zk-heap", default="2g")
     parser.add_argument("--base", help="parent of the data dirs (default: a temp dir)")
     parser.add_argument("--json", action="store_true")
+    add_build_option(parser)
     args = parser.parse_args()
+    args.build, args.serve_env = serve_env(args.build)
     kinds = [args.only] if args.only else ["quorumd", "zookeeper"]
     with tempfile.TemporaryDirectory(prefix="quorumd-memory-", dir=args.base) as tmp:
         for kind in kinds:
@@ -164,7 +167,8 @@ def main() -> None:
             print(
                 json.dumps(row)
                 if args.json
-                else f"{kind}: {row['nodes']:,} nodes loaded in {row['load_s']} s "
+                else f"{kind}{' (' + args.build + ')' if kind == 'quorumd' else ''}: "
+                f"{row['nodes']:,} nodes loaded in {row['load_s']} s "
                 f"({row['load_rate']:,}/s, {row['load_errors']} errors); RSS empty "
                 f"{row['rss_empty_mib']} MiB, loaded {row['rss_loaded_mib']} MiB (peak "
                 f"{row['hwm_loaded_mib']} MiB, ~{row['bytes_per_node']} B/node); kill -9 + "

@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _servers import HOST, Nodes
+from _servers import HOST, Nodes, add_build_option, serve_env
 
 # (leader, target follower, other follower, load generator) -> core
 SPLITS = {
@@ -62,8 +62,10 @@ def _bench(port: int, seconds: float, cpus: str) -> float:
     return float(result["p50_ms"])
 
 
-def _round(kind: str, base: Path, seconds: float) -> dict[str, dict[str, float]]:
-    nodes = Nodes(kind, base)
+def _round(
+    kind: str, base: Path, seconds: float, env: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    nodes = Nodes(kind, base, env=env)
     try:
         nodes.start_all()
         leader = nodes.wait_leader()
@@ -91,14 +93,17 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--zookeeper", action="store_true", help="also run ZooKeeper 3.8")
     ap.add_argument("--json", action="store_true", help="print a JSON line of the medians")
+    add_build_option(ap)
     args = ap.parse_args()
+    build, env = serve_env(args.build)
+    print(f"quorumd build: {build}", flush=True)
     kinds = ["quorumd", "zookeeper"] if args.zookeeper else ["quorumd"]
     runs: dict[str, list[dict[str, dict[str, float]]]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="quorumd-placement-") as tmp:
         for r in range(args.rounds):
             for kind in kinds:
                 print(f"round {r + 1}/{args.rounds}: {kind}", flush=True)
-                runs[kind].append(_round(kind, Path(tmp) / f"{kind}-{r}", args.seconds))
+                runs[kind].append(_round(kind, Path(tmp) / f"{kind}-{r}", args.seconds, env))
     medians = {
         kind: {
             name: {t: statistics.median(run[name][t] for run in rs) for t in ("follower", "leader")}
