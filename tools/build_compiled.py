@@ -35,6 +35,7 @@ COMPILED = [
     "consensus/engine.py",
     "consensus/plain.py",
     "consensus/raft",
+    "consensus/paxos",
     "storage",
     "machine",
     "wire",
